@@ -1,0 +1,1 @@
+//! Kubernetes defaulting, validation, LimitRange and ResourceQuota arithmetic for built-in kinds

@@ -1,0 +1,1 @@
+//! The columns kubectl shows for each built-in kind, as server-side Table rows
