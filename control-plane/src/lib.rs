@@ -1,1 +1,3 @@
-pub fn placeholder() {}
+//! wasmkube's control plane: the store, the Kubernetes API server and admission.
+
+pub mod store;
