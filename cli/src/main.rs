@@ -1,1 +1,57 @@
-fn main() {}
+//! The `wasmkube` binary: thin wiring of the cluster verbs (up, server, node) and the
+//! kubectl-shaped client verbs.
+
+mod cluster;
+mod kubeconfig;
+
+use clap::{Parser, Subcommand};
+use wasmkube_client::{ClientCommand, GlobalOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "wasmkube",
+    version,
+    about = "A Kubernetes-compatible cluster in one binary whose containers are WebAssembly programs"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalOptions,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole cluster (control plane and a node agent) in this process.
+    Up(cluster::UpArgs),
+    /// Run the control plane only: API server, store, scheduler and controllers.
+    Server(cluster::UpArgs),
+    /// Join this machine to a cluster as a node.
+    Node(cluster::NodeArgs),
+    #[command(flatten)]
+    Client(ClientCommand),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<std::process::ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WASMKUBE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Up(arguments) => cluster::up(arguments).await?,
+        Command::Server(arguments) => cluster::server(arguments).await?,
+        Command::Node(arguments) => cluster::node(arguments)?,
+        Command::Client(command) => {
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            wasmkube_client::run(&cli.global, command, &mut out, &mut err).await?
+        }
+    };
+    Ok(std::process::ExitCode::from(
+        u8::try_from(code).unwrap_or(1),
+    ))
+}

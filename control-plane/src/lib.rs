@@ -1,3 +1,7 @@
 //! wasmkube's control plane: the store, the Kubernetes API server and admission.
 
+pub mod api;
+pub mod controllers;
+pub mod resources;
+pub mod server;
 pub mod store;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use wasmkube_control_plane::store::{
-    EventType, ListRequest, ObjectKey, RedbStore, Storage, StoreError, StoreOptions, WriteRequest, key_prefix,
+    EventType, ListRequest, ObjectKey, RedbStore, Storage, StoreError, StoreOptions, WriteRequest,
+    key_prefix,
 };
 
 fn config_map(name: &str, value: &str) -> Value {
@@ -19,7 +20,14 @@ fn key(name: &str) -> ObjectKey {
 }
 
 async fn create(store: &RedbStore, name: &str, value: &str) -> u64 {
-    store.write(WriteRequest::Create { key: key(name), object: config_map(name, value) }).await.unwrap().revision
+    store
+        .write(WriteRequest::Create {
+            key: key(name),
+            object: config_map(name, value),
+        })
+        .await
+        .unwrap()
+        .revision
 }
 
 fn open(directory: &tempfile::TempDir) -> RedbStore {
@@ -36,27 +44,79 @@ async fn writes_take_increasing_revisions_and_stale_writes_conflict() {
     let stored = store.get(&key("a")).unwrap().unwrap();
     assert_eq!(stored.object["metadata"]["resourceVersion"], "1");
 
-    let duplicate = store.write(WriteRequest::Create { key: key("a"), object: config_map("a", "x") }).await;
+    let duplicate = store
+        .write(WriteRequest::Create {
+            key: key("a"),
+            object: config_map("a", "x"),
+        })
+        .await;
     assert_eq!(duplicate.unwrap_err(), StoreError::AlreadyExists);
 
     let updated = store
-        .write(WriteRequest::Update { key: key("a"), object: config_map("a", "2"), expected_revision: Some(1) })
+        .write(WriteRequest::Update {
+            key: key("a"),
+            object: config_map("a", "2"),
+            expected_revision: Some(1),
+        })
         .await
         .unwrap();
     assert_eq!(updated.revision, 3);
-    let stale = store.write(WriteRequest::Update { key: key("a"), object: config_map("a", "3"), expected_revision: Some(1) }).await;
-    assert_eq!(stale.unwrap_err(), StoreError::Conflict { expected: 1, found: 3 });
-    let stale_delete = store.write(WriteRequest::Delete { key: key("a"), expected_revision: Some(2) }).await;
-    assert_eq!(stale_delete.unwrap_err(), StoreError::Conflict { expected: 2, found: 3 });
-    assert_eq!(store.get(&key("a")).unwrap().unwrap().object["data"]["v"], "2", "a refused write changes nothing");
+    let stale = store
+        .write(WriteRequest::Update {
+            key: key("a"),
+            object: config_map("a", "3"),
+            expected_revision: Some(1),
+        })
+        .await;
+    assert_eq!(
+        stale.unwrap_err(),
+        StoreError::Conflict {
+            expected: 1,
+            found: 3
+        }
+    );
+    let stale_delete = store
+        .write(WriteRequest::Delete {
+            key: key("a"),
+            expected_revision: Some(2),
+        })
+        .await;
+    assert_eq!(
+        stale_delete.unwrap_err(),
+        StoreError::Conflict {
+            expected: 2,
+            found: 3
+        }
+    );
+    assert_eq!(
+        store.get(&key("a")).unwrap().unwrap().object["data"]["v"],
+        "2",
+        "a refused write changes nothing"
+    );
 
-    let deleted = store.write(WriteRequest::Delete { key: key("a"), expected_revision: Some(3) }).await.unwrap();
+    let deleted = store
+        .write(WriteRequest::Delete {
+            key: key("a"),
+            expected_revision: Some(3),
+        })
+        .await
+        .unwrap();
     assert_eq!(deleted.revision, 4);
     assert_eq!(deleted.object["data"]["v"], "2");
     assert!(store.get(&key("a")).unwrap().is_none());
-    let missing = store.write(WriteRequest::Update { key: key("a"), object: config_map("a", "9"), expected_revision: None }).await;
+    let missing = store
+        .write(WriteRequest::Update {
+            key: key("a"),
+            object: config_map("a", "9"),
+            expected_revision: None,
+        })
+        .await;
     assert_eq!(missing.unwrap_err(), StoreError::NotFound);
-    assert_eq!(store.current_revision(), 4, "failed writes take no revision");
+    assert_eq!(
+        store.current_revision(),
+        4,
+        "failed writes take no revision"
+    );
 }
 
 #[tokio::test]
@@ -81,8 +141,16 @@ async fn concurrent_writers_share_commits_and_every_revision_is_used_once() {
     revisions.sort_unstable();
     assert_eq!(revisions, (1..=1280).collect::<Vec<u64>>());
     let batches = store.committed_batches();
-    assert!(batches < 1280, "64 concurrent writers must share fsyncs, but {batches} commits were made for 1280 writes");
-    let page = store.list(&ListRequest { prefix: key_prefix("configmaps", Some("default")), ..Default::default() }).unwrap();
+    assert!(
+        batches < 1280,
+        "64 concurrent writers must share fsyncs, but {batches} commits were made for 1280 writes"
+    );
+    let page = store
+        .list(&ListRequest {
+            prefix: key_prefix("configmaps", Some("default")),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(page.items.len(), 1280);
     assert_eq!(page.revision, 1280);
 }
@@ -91,7 +159,11 @@ async fn concurrent_writers_share_commits_and_every_revision_is_used_once() {
 async fn a_watch_resumes_from_any_retained_revision_without_gaps_or_duplicates() {
     let directory = tempfile::tempdir().unwrap();
     // A tiny ring forces the resumed watch to read history from disk, then switch to memory.
-    let store = RedbStore::open_with(&directory.path().join("store.redb"), StoreOptions { ring_capacity: 4 }).unwrap();
+    let store = RedbStore::open_with(
+        &directory.path().join("store.redb"),
+        StoreOptions { ring_capacity: 4 },
+    )
+    .unwrap();
     for index in 0..10 {
         create(&store, &format!("o{index}"), "v").await;
     }
@@ -104,14 +176,40 @@ async fn a_watch_resumes_from_any_retained_revision_without_gaps_or_duplicates()
     }
     assert_eq!(seen, (4..=10).collect::<Vec<_>>());
 
-    store.write(WriteRequest::Update { key: key("o1"), object: config_map("o1", "new"), expected_revision: None }).await.unwrap();
-    store.write(WriteRequest::Create { key: ObjectKey::new("secrets", "default", "s"), object: json!({}) }).await.unwrap();
-    store.write(WriteRequest::Delete { key: key("o2"), expected_revision: None }).await.unwrap();
+    store
+        .write(WriteRequest::Update {
+            key: key("o1"),
+            object: config_map("o1", "new"),
+            expected_revision: None,
+        })
+        .await
+        .unwrap();
+    store
+        .write(WriteRequest::Create {
+            key: ObjectKey::new("secrets", "default", "s"),
+            object: json!({}),
+        })
+        .await
+        .unwrap();
+    store
+        .write(WriteRequest::Delete {
+            key: key("o2"),
+            expected_revision: None,
+        })
+        .await
+        .unwrap();
     let modified = watch.next().await.unwrap().unwrap();
-    assert_eq!((modified.revision, modified.event_type), (11, EventType::Modified));
+    assert_eq!(
+        (modified.revision, modified.event_type),
+        (11, EventType::Modified)
+    );
     assert_eq!(modified.previous.as_ref().unwrap()["data"]["v"], "v");
     let deleted = watch.next().await.unwrap().unwrap();
-    assert_eq!((deleted.revision, deleted.event_type), (13, EventType::Deleted), "the secret is outside the prefix");
+    assert_eq!(
+        (deleted.revision, deleted.event_type),
+        (13, EventType::Deleted),
+        "the secret is outside the prefix"
+    );
     assert_eq!(deleted.object["metadata"]["resourceVersion"], "13");
     assert_eq!(deleted.object["metadata"]["name"], "o2");
 }
@@ -125,10 +223,20 @@ async fn compaction_forgets_history_and_old_revisions_get_gone() {
     }
     store.compact(4).await.unwrap();
     assert_eq!(store.compacted_revision(), 4);
-    assert!(matches!(store.watch("configmaps/", 3), Err(StoreError::Compacted { requested: 3, compacted: 4 })));
+    assert!(matches!(
+        store.watch("configmaps/", 3),
+        Err(StoreError::Compacted {
+            requested: 3,
+            compacted: 4
+        })
+    ));
     let mut watch = store.watch("configmaps/", 4).unwrap();
     assert_eq!(watch.next().await.unwrap().unwrap().revision, 5);
-    let old_list = store.list(&ListRequest { prefix: "configmaps/".into(), at_revision: Some(3), ..Default::default() });
+    let old_list = store.list(&ListRequest {
+        prefix: "configmaps/".into(),
+        at_revision: Some(3),
+        ..Default::default()
+    });
     assert!(matches!(old_list, Err(StoreError::Compacted { .. })));
     // A live watch keeps the database open, as a reader should.
     drop(watch);
@@ -144,23 +252,59 @@ async fn a_list_at_an_older_revision_is_the_state_at_that_revision() {
     create(&store, "a", "1").await; // 1
     create(&store, "b", "1").await; // 2
     create(&store, "c", "1").await; // 3
-    store.write(WriteRequest::Update { key: key("a"), object: config_map("a", "2"), expected_revision: None }).await.unwrap(); // 4
-    store.write(WriteRequest::Delete { key: key("b"), expected_revision: None }).await.unwrap(); // 5
+    store
+        .write(WriteRequest::Update {
+            key: key("a"),
+            object: config_map("a", "2"),
+            expected_revision: None,
+        })
+        .await
+        .unwrap(); // 4
+    store
+        .write(WriteRequest::Delete {
+            key: key("b"),
+            expected_revision: None,
+        })
+        .await
+        .unwrap(); // 5
     create(&store, "d", "1").await; // 6
 
     let names = |page: &wasmkube_control_plane::store::ListPage| -> Vec<(String, String)> {
         page.items
             .iter()
-            .map(|(_, item)| (item.object["metadata"]["name"].as_str().unwrap().to_owned(), item.object["data"]["v"].as_str().unwrap().to_owned()))
+            .map(|(_, item)| {
+                (
+                    item.object["metadata"]["name"].as_str().unwrap().to_owned(),
+                    item.object["data"]["v"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect()
     };
-    let at_three = store.list(&ListRequest { prefix: "configmaps/".into(), at_revision: Some(3), ..Default::default() }).unwrap();
+    let at_three = store
+        .list(&ListRequest {
+            prefix: "configmaps/".into(),
+            at_revision: Some(3),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(at_three.revision, 3);
-    assert_eq!(names(&at_three), [("a".into(), "1".into()), ("b".into(), "1".into()), ("c".into(), "1".into())]);
+    assert_eq!(
+        names(&at_three),
+        [
+            ("a".into(), "1".into()),
+            ("b".into(), "1".into()),
+            ("c".into(), "1".into())
+        ]
+    );
 
     // Paging at a fixed revision: the second page continues the same snapshot.
     let first_page = store
-        .list(&ListRequest { prefix: "configmaps/".into(), at_revision: Some(3), limit: Some(2), ..Default::default() })
+        .list(&ListRequest {
+            prefix: "configmaps/".into(),
+            at_revision: Some(3),
+            limit: Some(2),
+            ..Default::default()
+        })
         .unwrap();
     assert!(first_page.more);
     assert_eq!(names(&first_page).len(), 2);
@@ -175,10 +319,32 @@ async fn a_list_at_an_older_revision_is_the_state_at_that_revision() {
     assert!(!second_page.more);
     assert_eq!(names(&second_page), [("c".into(), "1".into())]);
 
-    let latest = store.list(&ListRequest { prefix: "configmaps/".into(), ..Default::default() }).unwrap();
-    assert_eq!(names(&latest), [("a".into(), "2".into()), ("c".into(), "1".into()), ("d".into(), "1".into())]);
-    let future = store.list(&ListRequest { prefix: "configmaps/".into(), at_revision: Some(99), ..Default::default() });
-    assert!(matches!(future, Err(StoreError::FutureRevision { requested: 99, current: 6 })));
+    let latest = store
+        .list(&ListRequest {
+            prefix: "configmaps/".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        names(&latest),
+        [
+            ("a".into(), "2".into()),
+            ("c".into(), "1".into()),
+            ("d".into(), "1".into())
+        ]
+    );
+    let future = store.list(&ListRequest {
+        prefix: "configmaps/".into(),
+        at_revision: Some(99),
+        ..Default::default()
+    });
+    assert!(matches!(
+        future,
+        Err(StoreError::FutureRevision {
+            requested: 99,
+            current: 6
+        })
+    ));
 }
 
 #[tokio::test]
@@ -205,7 +371,9 @@ async fn a_reopened_store_has_every_object_and_continues_the_revisions() {
 /// each key once its write is acknowledged, until it is killed.
 #[tokio::test]
 async fn crash_child_writer() {
-    let Ok(path) = std::env::var("WASMKUBE_CRASH_CHILD_STORE") else { return };
+    let Ok(path) = std::env::var("WASMKUBE_CRASH_CHILD_STORE") else {
+        return;
+    };
     let round = std::env::var("WASMKUBE_CRASH_CHILD_ROUND").unwrap_or_default();
     let store = Arc::new(RedbStore::open(std::path::Path::new(&path)).unwrap());
     let mut tasks = Vec::new();
@@ -232,7 +400,12 @@ fn no_acknowledged_write_is_lost_when_the_writer_is_killed() {
     let path = directory.path().join("store.redb");
     for round in 0..3 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["crash_child_writer", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash_child_writer",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("WASMKUBE_CRASH_CHILD_STORE", &path)
             .env("WASMKUBE_CRASH_CHILD_ROUND", round.to_string())
             .stdout(std::process::Stdio::piped())
@@ -253,11 +426,23 @@ fn no_acknowledged_write_is_lost_when_the_writer_is_killed() {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let store = RedbStore::open(&path).unwrap();
         for name in &acknowledged {
-            assert!(store.get(&key(name)).unwrap().is_some(), "round {round}: acknowledged write {name} was lost");
+            assert!(
+                store.get(&key(name)).unwrap().is_some(),
+                "round {round}: acknowledged write {name} was lost"
+            );
         }
-        let page = store.list(&ListRequest { prefix: "configmaps/".into(), ..Default::default() }).unwrap();
+        let page = store
+            .list(&ListRequest {
+                prefix: "configmaps/".into(),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(page.revision, store.current_revision());
-        assert_eq!(page.items.len() as u64, page.revision, "every revision is one create; none is half-applied");
+        assert_eq!(
+            page.items.len() as u64,
+            page.revision,
+            "every revision is one create; none is half-applied"
+        );
         drop(store);
         drop(runtime);
     }

@@ -23,8 +23,15 @@ fn push_section(buffer: &mut Vec<u8>, bytes: &[u8]) {
 
 /// `object_json` and `previous_json` are the encodings the writer already made, so an
 /// event costs no second serialization.
-pub(super) fn encode_event(event_type: EventType, key: &str, object_json: &[u8], previous_json: Option<&[u8]>) -> Vec<u8> {
-    let mut buffer = Vec::with_capacity(1 + 12 + key.len() + object_json.len() + previous_json.map_or(0, <[u8]>::len));
+pub(super) fn encode_event(
+    event_type: EventType,
+    key: &str,
+    object_json: &[u8],
+    previous_json: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut buffer = Vec::with_capacity(
+        1 + 12 + key.len() + object_json.len() + previous_json.map_or(0, <[u8]>::len),
+    );
     buffer.push(type_byte(event_type));
     push_section(&mut buffer, key.as_bytes());
     push_section(&mut buffer, object_json);
@@ -49,7 +56,10 @@ impl<'a> Reader<'a> {
 }
 
 pub(super) fn decode_event(revision: u64, bytes: &[u8]) -> Result<Event, StoreError> {
-    let corrupt = |reason: &str| StoreError::Corrupt { key: format!("event {revision}"), reason: reason.to_owned() };
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        key: format!("event {revision}"),
+        reason: reason.to_owned(),
+    };
     let (&type_byte, rest) = bytes.split_first().ok_or_else(|| corrupt("empty record"))?;
     let event_type = match type_byte {
         1 => EventType::Added,
@@ -59,14 +69,29 @@ pub(super) fn decode_event(revision: u64, bytes: &[u8]) -> Result<Event, StoreEr
     };
     let mut reader = Reader { bytes: rest };
     let key = reader.section().ok_or_else(|| corrupt("truncated key"))?;
-    let key = std::str::from_utf8(key).map_err(|_| corrupt("key is not UTF-8"))?.to_owned();
-    let object = reader.section().ok_or_else(|| corrupt("truncated object"))?;
-    let object: Value = serde_json::from_slice(object).map_err(|error| corrupt(&error.to_string()))?;
+    let key = std::str::from_utf8(key)
+        .map_err(|_| corrupt("key is not UTF-8"))?
+        .to_owned();
+    let object_json = reader
+        .section()
+        .ok_or_else(|| corrupt("truncated object"))?;
+    let object: Value =
+        serde_json::from_slice(object_json).map_err(|error| corrupt(&error.to_string()))?;
     let previous = match reader.section() {
-        Some(previous) => Some(Arc::new(serde_json::from_slice::<Value>(previous).map_err(|error| corrupt(&error.to_string()))?)),
+        Some(previous) => Some(Arc::new(
+            serde_json::from_slice::<Value>(previous)
+                .map_err(|error| corrupt(&error.to_string()))?,
+        )),
         None => None,
     };
-    Ok(Event { revision, event_type, key, object: Arc::new(object), previous })
+    Ok(Event {
+        revision,
+        event_type,
+        key,
+        object: Arc::new(object),
+        object_json: bytes::Bytes::copy_from_slice(object_json),
+        previous,
+    })
 }
 
 #[cfg(test)]
@@ -75,13 +100,21 @@ mod tests {
 
     #[test]
     fn events_survive_a_round_trip_with_and_without_a_previous_object() {
-        let encoded = encode_event(EventType::Modified, "pods/default/a", br#"{"a":2}"#, Some(br#"{"a":1}"#));
+        let encoded = encode_event(
+            EventType::Modified,
+            "pods/default/a",
+            br#"{"a":2}"#,
+            Some(br#"{"a":1}"#),
+        );
         let event = decode_event(7, &encoded).unwrap();
         assert_eq!(event.revision, 7);
         assert_eq!(event.event_type, EventType::Modified);
         assert_eq!(event.key, "pods/default/a");
         assert_eq!(*event.object, serde_json::json!({"a": 2}));
-        assert_eq!(event.previous.as_deref(), Some(&serde_json::json!({"a": 1})));
+        assert_eq!(
+            event.previous.as_deref(),
+            Some(&serde_json::json!({"a": 1}))
+        );
 
         let encoded = encode_event(EventType::Added, "k", b"{}", None);
         assert!(decode_event(1, &encoded).unwrap().previous.is_none());

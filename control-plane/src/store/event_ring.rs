@@ -33,9 +33,14 @@ impl EventRing {
 
     /// Called by the single writer, in revision order, after the events are durable.
     pub(super) fn publish(&self, new_events: Vec<Arc<Event>>) {
-        let Some(last) = new_events.last().map(|event| event.revision) else { return };
+        let Some(last) = new_events.last().map(|event| event.revision) else {
+            return;
+        };
         {
-            let mut events = self.events.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut events = self
+                .events
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for event in new_events {
                 if events.len() == self.capacity {
                     events.pop_front();
@@ -48,7 +53,10 @@ impl EventRing {
 
     /// Up to `max` events with revision greater than `after`, when the ring covers them.
     pub(super) fn read_after(&self, after: u64, max: usize) -> RingRead {
-        let events = self.events.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let events = self
+            .events
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let latest = *self.latest_revision.borrow();
         if after >= latest {
             return RingRead::Events(Vec::new());

@@ -29,7 +29,11 @@ pub struct ObjectKey {
 
 impl ObjectKey {
     pub fn new(resource: &str, namespace: &str, name: &str) -> Self {
-        Self { resource: resource.to_owned(), namespace: namespace.to_owned(), name: name.to_owned() }
+        Self {
+            resource: resource.to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
     }
 
     /// The encoded key. Names and namespaces cannot contain '/', so the encoding is
@@ -86,6 +90,8 @@ pub struct Event {
     pub event_type: EventType,
     pub key: String,
     pub object: Arc<Value>,
+    /// `object` as JSON, encoded once by the writer and shared by every watcher.
+    pub object_json: bytes::Bytes,
     pub previous: Option<Arc<Value>>,
 }
 
@@ -97,9 +103,16 @@ pub enum WriteRequest {
     Create { key: ObjectKey, object: Value },
     /// Fails with `NotFound`, or with `Conflict` when `expected_revision` is given and is
     /// not the stored object's revision.
-    Update { key: ObjectKey, object: Value, expected_revision: Option<u64> },
+    Update {
+        key: ObjectKey,
+        object: Value,
+        expected_revision: Option<u64>,
+    },
     /// Fails like an update; answers with the deleted object.
-    Delete { key: ObjectKey, expected_revision: Option<u64> },
+    Delete {
+        key: ObjectKey,
+        expected_revision: Option<u64>,
+    },
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

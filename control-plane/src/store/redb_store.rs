@@ -26,7 +26,9 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { ring_capacity: 65_536 }
+        Self {
+            ring_capacity: 65_536,
+        }
     }
 }
 /// How many requests may wait for the writer before callers wait to enqueue.
@@ -50,7 +52,10 @@ fn backend(error: impl std::fmt::Display) -> StoreError {
 pub(super) fn decode_object(key: &str, bytes: &[u8]) -> Result<Arc<Value>, StoreError> {
     serde_json::from_slice(bytes)
         .map(Arc::new)
-        .map_err(|error| StoreError::Corrupt { key: key.to_owned(), reason: error.to_string() })
+        .map_err(|error| StoreError::Corrupt {
+            key: key.to_owned(),
+            reason: error.to_string(),
+        })
 }
 
 impl RedbStore {
@@ -68,7 +73,12 @@ impl RedbStore {
                 transaction.open_table(OBJECTS).map_err(backend)?;
                 transaction.open_table(EVENTS).map_err(backend)?;
                 let meta = transaction.open_table(META).map_err(backend)?;
-                let read = |name| -> Result<u64, StoreError> { Ok(meta.get(name).map_err(backend)?.map_or(0, |value| value.value())) };
+                let read = |name| -> Result<u64, StoreError> {
+                    Ok(meta
+                        .get(name)
+                        .map_err(backend)?
+                        .map_or(0, |value| value.value()))
+                };
                 (read(META_REVISION)?, read(META_COMPACTED)?)
             };
             transaction.commit().map_err(backend)?;
@@ -78,7 +88,10 @@ impl RedbStore {
         let compacted = Arc::new(AtomicU64::new(compacted));
         let committed_batches = Arc::new(AtomicU64::new(0));
         let (commands, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let writer = Writer { database: Arc::clone(&database), ring: Arc::clone(&ring), compacted: Arc::clone(&compacted),
+        let writer = Writer {
+            database: Arc::clone(&database),
+            ring: Arc::clone(&ring),
+            compacted: Arc::clone(&compacted),
             committed_batches: Arc::clone(&committed_batches),
             revision,
         };
@@ -86,7 +99,14 @@ impl RedbStore {
             .name("store-writer".to_owned())
             .spawn(move || writer.run(receiver))
             .map_err(backend)?;
-        Ok(Self { database, ring, compacted, committed_batches, commands: Some(commands), writer_thread: Some(writer_thread) })
+        Ok(Self {
+            database,
+            ring,
+            compacted,
+            committed_batches,
+            commands: Some(commands),
+            writer_thread: Some(writer_thread),
+        })
     }
 
     /// How many transactions the writer has committed since the store opened: with
@@ -115,22 +135,35 @@ impl Storage for RedbStore {
         let encoded = key.encode();
         let transaction = self.database.begin_read().map_err(backend)?;
         let objects = transaction.open_table(OBJECTS).map_err(backend)?;
-        let Some(guard) = objects.get(encoded.as_str()).map_err(backend)? else { return Ok(None) };
+        let Some(guard) = objects.get(encoded.as_str()).map_err(backend)? else {
+            return Ok(None);
+        };
         let (revision, bytes) = guard.value();
-        Ok(Some(StoredObject { revision, object: decode_object(&encoded, bytes)? }))
+        Ok(Some(StoredObject {
+            revision,
+            object: decode_object(&encoded, bytes)?,
+        }))
     }
 
     fn list(&self, request: &ListRequest) -> Result<ListPage, StoreError> {
         let transaction = self.database.begin_read().map_err(backend)?;
         let meta = transaction.open_table(META).map_err(backend)?;
-        let current = meta.get(META_REVISION).map_err(backend)?.map_or(0, |value| value.value());
+        let current = meta
+            .get(META_REVISION)
+            .map_err(backend)?
+            .map_or(0, |value| value.value());
         let objects = transaction.open_table(OBJECTS).map_err(backend)?;
-        let start = request.after_key.clone().unwrap_or_else(|| request.prefix.clone());
+        let start = request
+            .after_key
+            .clone()
+            .unwrap_or_else(|| request.prefix.clone());
         let mut items = Vec::new();
         let mut more = false;
         // A list at an older revision reads the current state of the range in full and
         // rewinds it with the history; only then is the limit applied.
-        let rewinding = request.at_revision.is_some_and(|revision| revision < current);
+        let rewinding = request
+            .at_revision
+            .is_some_and(|revision| revision < current);
         for entry in objects.range(start.as_str()..).map_err(backend)? {
             let (key, value) = entry.map_err(backend)?;
             let key = key.value();
@@ -145,14 +178,31 @@ impl Storage for RedbStore {
                 break;
             }
             let (revision, bytes) = value.value();
-            items.push((key.to_owned(), StoredObject { revision, object: decode_object(key, bytes)? }));
+            items.push((
+                key.to_owned(),
+                StoredObject {
+                    revision,
+                    object: decode_object(key, bytes)?,
+                },
+            ));
         }
         let revision = match request.at_revision {
-            Some(at) if at > current => return Err(StoreError::FutureRevision { requested: at, current }),
+            Some(at) if at > current => {
+                return Err(StoreError::FutureRevision {
+                    requested: at,
+                    current,
+                });
+            }
             Some(at) if rewinding => {
-                let compacted = meta.get(META_COMPACTED).map_err(backend)?.map_or(0, |value| value.value());
+                let compacted = meta
+                    .get(META_COMPACTED)
+                    .map_err(backend)?
+                    .map_or(0, |value| value.value());
                 if at < compacted {
-                    return Err(StoreError::Compacted { requested: at, compacted });
+                    return Err(StoreError::Compacted {
+                        requested: at,
+                        compacted,
+                    });
                 }
                 let events = transaction.open_table(EVENTS).map_err(backend)?;
                 items = rewind_to_revision(items, &events, request, at)?;
@@ -166,7 +216,11 @@ impl Storage for RedbStore {
             }
             _ => current,
         };
-        Ok(ListPage { items, revision, more })
+        Ok(ListPage {
+            items,
+            revision,
+            more,
+        })
     }
 
     fn write(&self, request: WriteRequest) -> BoxFuture<'_, Result<StoredObject, StoreError>> {
@@ -181,7 +235,10 @@ impl Storage for RedbStore {
     fn watch(&self, prefix: &str, after_revision: u64) -> Result<WatchStream, StoreError> {
         let compacted = self.compacted_revision();
         if after_revision < compacted {
-            return Err(StoreError::Compacted { requested: after_revision, compacted });
+            return Err(StoreError::Compacted {
+                requested: after_revision,
+                compacted,
+            });
         }
         Ok(WatchStream::new(
             prefix.to_owned(),

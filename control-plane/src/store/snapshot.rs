@@ -26,7 +26,10 @@ pub(super) fn rewind_to_revision(
 ) -> Result<Vec<(String, StoredObject)>, StoreError> {
     let backend = |error: redb::StorageError| StoreError::Backend(error.to_string());
     let mut state: BTreeMap<String, StoredObject> = items.into_iter().collect();
-    let in_range = |key: &str| key.starts_with(&request.prefix) && request.after_key.as_deref().is_none_or(|after| key > after);
+    let in_range = |key: &str| {
+        key.starts_with(&request.prefix)
+            && request.after_key.as_deref().is_none_or(|after| key > after)
+    };
     for entry in events.range(at_revision + 1..).map_err(backend)?.rev() {
         let (revision, record) = entry.map_err(backend)?;
         let event = decode_event(revision.value(), record.value())?;
@@ -39,10 +42,22 @@ pub(super) fn rewind_to_revision(
             }
             (_, Some(previous)) => {
                 let revision = revision_of(&previous);
-                state.insert(event.key, StoredObject { revision, object: Arc::clone(&previous) });
+                state.insert(
+                    event.key,
+                    StoredObject {
+                        revision,
+                        object: Arc::clone(&previous),
+                    },
+                );
             }
             (_, None) => {
-                return Err(StoreError::Corrupt { key: event.key, reason: format!("event {revision:?} has no previous state", revision = event.revision) });
+                return Err(StoreError::Corrupt {
+                    key: event.key,
+                    reason: format!(
+                        "event {revision:?} has no previous state",
+                        revision = event.revision
+                    ),
+                });
             }
         }
     }

@@ -28,14 +28,31 @@ pub struct WatchStream {
 }
 
 impl WatchStream {
-    pub(super) fn new(prefix: String, after_revision: u64, ring: Arc<EventRing>, database: Arc<Database>, compacted: Arc<AtomicU64>) -> Self {
+    pub(super) fn new(
+        prefix: String,
+        after_revision: u64,
+        ring: Arc<EventRing>,
+        database: Arc<Database>,
+        compacted: Arc<AtomicU64>,
+    ) -> Self {
         let latest = ring.subscribe();
-        Self { prefix, last_revision: after_revision, ring, database, compacted, latest, pending: VecDeque::new() }
+        Self {
+            prefix,
+            last_revision: after_revision,
+            ring,
+            database,
+            compacted,
+            latest,
+            pending: VecDeque::new(),
+        }
     }
 
-    /// The revision of the last event this stream has handed out (or started after).
-    pub fn last_revision(&self) -> u64 {
-        self.last_revision
+    /// The revision up to which every event has been handed out or was outside the
+    /// prefix: what a bookmark may promise.
+    pub fn position(&self) -> u64 {
+        self.pending
+            .front()
+            .map_or(self.last_revision, |event| event.revision - 1)
     }
 
     /// The next event. `None` only when the store shuts down.
@@ -71,16 +88,33 @@ impl WatchStream {
 
     fn read_from_disk(&self) -> Result<Vec<Arc<Event>>, StoreError> {
         let backend = |error: &dyn std::fmt::Display| StoreError::Backend(error.to_string());
-        let transaction = self.database.begin_read().map_err(|error| backend(&error))?;
-        let meta = transaction.open_table(META).map_err(|error| backend(&error))?;
-        let compacted = meta.get(META_COMPACTED).map_err(|error| backend(&error))?.map_or(0, |value| value.value());
+        let transaction = self
+            .database
+            .begin_read()
+            .map_err(|error| backend(&error))?;
+        let meta = transaction
+            .open_table(META)
+            .map_err(|error| backend(&error))?;
+        let compacted = meta
+            .get(META_COMPACTED)
+            .map_err(|error| backend(&error))?
+            .map_or(0, |value| value.value());
         let compacted = compacted.max(self.compacted.load(Ordering::SeqCst));
         if self.last_revision < compacted {
-            return Err(StoreError::Compacted { requested: self.last_revision, compacted });
+            return Err(StoreError::Compacted {
+                requested: self.last_revision,
+                compacted,
+            });
         }
-        let events = transaction.open_table(EVENTS).map_err(|error| backend(&error))?;
+        let events = transaction
+            .open_table(EVENTS)
+            .map_err(|error| backend(&error))?;
         let mut batch = Vec::new();
-        for entry in events.range(self.last_revision + 1..).map_err(|error| backend(&error))?.take(READ_BATCH) {
+        for entry in events
+            .range(self.last_revision + 1..)
+            .map_err(|error| backend(&error))?
+            .take(READ_BATCH)
+        {
             let (revision, record) = entry.map_err(|error| backend(&error))?;
             batch.push(Arc::new(decode_event(revision.value(), record.value())?));
         }

@@ -22,7 +22,10 @@ pub(super) const META_COMPACTED: &str = "compacted";
 const MAX_BATCH: usize = 4096;
 
 pub(super) enum Command {
-    Write(WriteRequest, oneshot::Sender<Result<StoredObject, StoreError>>),
+    Write(
+        WriteRequest,
+        oneshot::Sender<Result<StoredObject, StoreError>>,
+    ),
     Compact(u64, oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -41,9 +44,14 @@ fn backend(error: impl std::fmt::Display) -> StoreError {
 /// Stamps the revision into the object, as Kubernetes exposes it.
 fn stamp_resource_version(object: &mut Value, revision: u64) {
     if let Some(object) = object.as_object_mut() {
-        let metadata = object.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+        let metadata = object
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default()));
         if let Some(metadata) = metadata.as_object_mut() {
-            metadata.insert("resourceVersion".to_owned(), Value::String(revision.to_string()));
+            metadata.insert(
+                "resourceVersion".to_owned(),
+                Value::String(revision.to_string()),
+            );
         }
     }
 }
@@ -78,14 +86,19 @@ impl Writer {
 
     fn commit_batch(&mut self, batch: Vec<Command>) {
         let revision_before = self.revision;
-        let outcome = self.database.begin_write().map_err(backend).and_then(|transaction| {
-            let applied = self.apply_all(&transaction, &batch)?;
-            transaction.commit().map_err(backend)?;
-            Ok(applied)
-        });
+        let outcome = self
+            .database
+            .begin_write()
+            .map_err(backend)
+            .and_then(|transaction| {
+                let applied = self.apply_all(&transaction, &batch)?;
+                transaction.commit().map_err(backend)?;
+                Ok(applied)
+            });
         match outcome {
             Ok(applied) => {
-                self.committed_batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                self.committed_batches
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let mut events = Vec::new();
                 let mut answers = Vec::new();
                 for applied in applied {
@@ -124,7 +137,11 @@ impl Writer {
         }
     }
 
-    fn apply_all(&mut self, transaction: &WriteTransaction, batch: &[Command]) -> Result<Vec<Applied>, StoreError> {
+    fn apply_all(
+        &mut self,
+        transaction: &WriteTransaction,
+        batch: &[Command],
+    ) -> Result<Vec<Applied>, StoreError> {
         let mut objects = transaction.open_table(OBJECTS).map_err(backend)?;
         let mut events = transaction.open_table(EVENTS).map_err(backend)?;
         let mut meta = transaction.open_table(META).map_err(backend)?;
@@ -141,9 +158,16 @@ impl Writer {
                     if up_to > compacted {
                         events.retain_in(..=up_to, |_, _| false).map_err(backend)?;
                         meta.insert(META_COMPACTED, up_to).map_err(backend)?;
-                        self.compacted.store(up_to, std::sync::atomic::Ordering::SeqCst);
+                        self.compacted
+                            .store(up_to, std::sync::atomic::Ordering::SeqCst);
                     }
-                    applied.push(Applied { result: Ok(StoredObject { revision: up_to, object: Arc::new(Value::Null) }), event: None });
+                    applied.push(Applied {
+                        result: Ok(StoredObject {
+                            revision: up_to,
+                            object: Arc::new(Value::Null),
+                        }),
+                        event: None,
+                    });
                 }
             }
         }
@@ -161,8 +185,15 @@ impl Writer {
     ) -> Result<Applied, StoreError> {
         let (key, new_object, expected) = match request {
             WriteRequest::Create { key, object } => (key, Some(object), None),
-            WriteRequest::Update { key, object, expected_revision } => (key, Some(object), *expected_revision),
-            WriteRequest::Delete { key, expected_revision } => (key, None, *expected_revision),
+            WriteRequest::Update {
+                key,
+                object,
+                expected_revision,
+            } => (key, Some(object), *expected_revision),
+            WriteRequest::Delete {
+                key,
+                expected_revision,
+            } => (key, None, *expected_revision),
         };
         let encoded_key = key.encode();
         let current: Option<(u64, Vec<u8>)> = objects
@@ -172,7 +203,12 @@ impl Writer {
                 let (revision, bytes) = guard.value();
                 (revision, bytes.to_vec())
             });
-        let refuse = |error| Ok(Applied { result: Err(error), event: None });
+        let refuse = |error| {
+            Ok(Applied {
+                result: Err(error),
+                event: None,
+            })
+        };
         let event_type = match (request, &current) {
             (WriteRequest::Create { .. }, Some(_)) => return refuse(StoreError::AlreadyExists),
             (WriteRequest::Create { .. }, None) => EventType::Added,
@@ -181,15 +217,21 @@ impl Writer {
                 if let Err(conflict) = check_expected(expected, *found) {
                     return refuse(conflict);
                 }
-                if new_object.is_some() { EventType::Modified } else { EventType::Deleted }
+                if new_object.is_some() {
+                    EventType::Modified
+                } else {
+                    EventType::Deleted
+                }
             }
         };
         let previous_bytes = current.map(|(_, bytes)| bytes);
         let previous = match &previous_bytes {
-            Some(bytes) => Some(Arc::new(serde_json::from_slice::<Value>(bytes).map_err(|error| StoreError::Corrupt {
-                key: encoded_key.clone(),
-                reason: error.to_string(),
-            })?)),
+            Some(bytes) => Some(Arc::new(serde_json::from_slice::<Value>(bytes).map_err(
+                |error| StoreError::Corrupt {
+                    key: encoded_key.clone(),
+                    reason: error.to_string(),
+                },
+            )?)),
             None => None,
         };
         let revision = self.revision + 1;
@@ -200,17 +242,36 @@ impl Writer {
         stamp_resource_version(&mut object, revision);
         let object_bytes = serde_json::to_vec(&object).map_err(backend)?;
         if new_object.is_some() {
-            objects.insert(encoded_key.as_str(), (revision, object_bytes.as_slice())).map_err(backend)?;
+            objects
+                .insert(encoded_key.as_str(), (revision, object_bytes.as_slice()))
+                .map_err(backend)?;
         } else {
             objects.remove(encoded_key.as_str()).map_err(backend)?;
         }
-        let record = encode_event(event_type, &encoded_key, &object_bytes, previous_bytes.as_deref());
-        events.insert(revision, record.as_slice()).map_err(backend)?;
+        let record = encode_event(
+            event_type,
+            &encoded_key,
+            &object_bytes,
+            previous_bytes.as_deref(),
+        );
+        events
+            .insert(revision, record.as_slice())
+            .map_err(backend)?;
         self.revision = revision;
         let object = Arc::new(object);
         Ok(Applied {
-            result: Ok(StoredObject { revision, object: Arc::clone(&object) }),
-            event: Some(Event { revision, event_type, key: encoded_key, object, previous }),
+            result: Ok(StoredObject {
+                revision,
+                object: Arc::clone(&object),
+            }),
+            event: Some(Event {
+                revision,
+                event_type,
+                key: encoded_key,
+                object,
+                object_json: object_bytes.into(),
+                previous,
+            }),
         })
     }
 }

@@ -1,0 +1,170 @@
+//! The Kubernetes REST API over axum: discovery, OpenAPI, the resource verbs and their
+//! subresources, health and metrics.
+
+mod admission;
+mod allocation;
+mod delete;
+mod discovery;
+mod get_list;
+mod health;
+mod metadata;
+mod metrics;
+mod negotiate;
+mod openapi;
+mod query;
+mod selectors;
+mod status;
+mod subresources;
+mod table;
+mod target;
+mod watch;
+mod write;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::Method;
+
+pub use allocation::KUBERNETES_SERVICE_IP;
+pub use metrics::Metrics;
+pub use status::{ApiError, ApiResult};
+
+use crate::store::SharedStorage;
+use query::Query;
+use target::{ResourceTarget, Target};
+
+/// Settings of the API server.
+#[derive(Clone, Debug)]
+pub struct ApiOptions {
+    /// How often a watch that asked for bookmarks gets one.
+    pub bookmark_interval: Duration,
+    /// How long a watch lasts when the client names no timeoutSeconds.
+    pub default_watch_timeout: Duration,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        Self {
+            bookmark_interval: Duration::from_secs(60),
+            default_watch_timeout: Duration::from_secs(1800),
+        }
+    }
+}
+
+pub struct ApiState {
+    pub storage: SharedStorage,
+    pub options: ApiOptions,
+    pub metrics: Metrics,
+    /// Serializes writes that allocate from a shared pool (Service cluster IPs and node
+    /// ports), so two concurrent creates cannot both take the last free address.
+    pub(crate) allocation_lock: tokio::sync::Mutex<()>,
+}
+
+impl ApiState {
+    pub fn new(storage: SharedStorage, options: ApiOptions) -> Arc<Self> {
+        Arc::new(Self {
+            storage,
+            options,
+            metrics: Metrics::default(),
+            allocation_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/version", get(discovery::version))
+        .route("/openapi/v2", get(openapi::v2))
+        .route("/openapi/v3", get(openapi::v3_root))
+        .route(
+            "/openapi/v3/{*group_version}",
+            get(openapi::v3_group_version),
+        )
+        .fallback(dispatch)
+        .with_state(state)
+}
+
+async fn dispatch(State(state): State<Arc<ApiState>>, request: Request) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = match Query::parse(request.uri().query()) {
+        Ok(query) => route(&state, request, query)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+        Err(error) => error.into_response(),
+    };
+    state
+        .metrics
+        .observe_request(&method, &path, response.status(), started.elapsed());
+    response
+}
+
+async fn route(state: &Arc<ApiState>, request: Request, query: Query) -> ApiResult<Response> {
+    let target = target::parse(request.uri().path()).ok_or_else(ApiError::path_not_found)?;
+    let method = request.method().clone();
+    let Target::Resource(target) = target else {
+        if method != Method::GET {
+            return Err(ApiError::method_not_allowed(format!(
+                "{method} is not supported on discovery paths"
+            )));
+        }
+        return discovery::serve(&target);
+    };
+    let (parts, body) = request.into_parts();
+    route_resource(state, &method, &parts.headers, body, target, query).await
+}
+
+async fn route_resource(
+    state: &Arc<ApiState>,
+    method: &Method,
+    headers: &http::HeaderMap,
+    body: Body,
+    target: ResourceTarget,
+    query: Query,
+) -> ApiResult<Response> {
+    let subresource = target.subresource.as_deref();
+    match (method.as_str(), target.name.is_some(), subresource) {
+        ("GET", false, None) if query.watch => watch::watch(state, headers, &target, &query).await,
+        ("GET", false, None) => get_list::list(state, headers, &target, &query).await,
+        ("POST", false, None) => write::create(state, headers, body, &target, &query).await,
+        ("DELETE", false, None) => {
+            delete::delete_collection(state, headers, body, &target, &query).await
+        }
+        ("GET", true, None | Some("status")) => get_list::get(state, headers, &target),
+        ("PUT", true, None | Some("status") | Some("finalize")) => {
+            write::update(state, headers, body, &target, &query).await
+        }
+        ("PATCH", true, None | Some("status")) => {
+            write::patch(state, headers, body, &target, &query).await
+        }
+        ("DELETE", true, None) => delete::delete(state, headers, body, &target, &query).await,
+        (_, true, Some("scale")) => {
+            subresources::scale(state, method, headers, body, &target, &query).await
+        }
+        ("POST", true, Some("binding")) => subresources::bind(state, headers, body, &target).await,
+        ("POST", true, Some("eviction")) => {
+            subresources::evict(state, headers, body, &target).await
+        }
+        ("GET", true, Some("log")) => subresources::log(state, &target, &query),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource: {method}"
+        ))),
+    }
+}
+
+/// Reads a request body, refusing bodies over Kubernetes' 3 MiB limit with 413.
+async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
+    axum::body::to_bytes(body, negotiate::MAX_REQUEST_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::too_large(negotiate::MAX_REQUEST_BODY_BYTES))
+}
