@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::io::Write;
+
 use anyhow::Context;
 use wasmkube_control_plane::api::ApiOptions;
 use wasmkube_control_plane::server::{ControlPlaneOptions, start};
@@ -59,14 +61,19 @@ async fn run_control_plane(arguments: UpArgs) -> anyhow::Result<i32> {
     let control_plane = start(options).await?;
     let kubeconfig = data_dir.join("kubeconfig");
     write_admin_kubeconfig(&kubeconfig, control_plane.address)?;
-    println!(
+    // Whoever started us may have stopped reading stdout; the cluster runs on regardless.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(
+        stdout,
         "wasmkube is up: API server at http://{}",
         control_plane.address
     );
-    println!(
+    let _ = writeln!(
+        stdout,
         "try: kubectl --kubeconfig {} get namespaces",
         kubeconfig.display()
     );
+    let _ = stdout.flush();
     tokio::signal::ctrl_c().await?;
     Ok(0)
 }

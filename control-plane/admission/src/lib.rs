@@ -44,3 +44,60 @@ pub fn validate(
         Err(errors)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaulted_objects_validate_and_decode_as_typed_kubernetes_objects() {
+        let mut pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]}
+        });
+        apply_defaults("Pod", &mut pod);
+        assert_eq!(validate("Pod", &pod, None), Ok(()));
+        let typed: Result<k8s_openapi::api::core::v1::Pod, _> = serde_json::from_value(pod);
+        assert_eq!(
+            typed
+                .ok()
+                .and_then(|pod| pod.spec)
+                .and_then(|spec| spec.restart_policy),
+            Some("Always".to_string())
+        );
+
+        let mut deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}}}
+        });
+        apply_defaults("Deployment", &mut deployment);
+        assert_eq!(validate("Deployment", &deployment, None), Ok(()));
+        let typed: Result<k8s_openapi::api::apps::v1::Deployment, _> =
+            serde_json::from_value(deployment);
+        assert_eq!(
+            typed
+                .ok()
+                .and_then(|deployment| deployment.spec)
+                .and_then(|spec| spec.replicas),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn invalid_objects_report_every_problem() {
+        let service = json!({"metadata": {"name": "1bad", "namespace": "default"}, "spec": {"type": "ClusterIP"}});
+        let errors = validate("Service", &service, None).unwrap_err();
+        let messages: Vec<String> = errors.iter().map(FieldError::message).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "metadata.name: Invalid value: \"1bad\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".to_string(),
+                "spec.ports: Required value".to_string(),
+            ]
+        );
+        assert_eq!(errors[1].reason.cause_type(), "FieldValueRequired");
+    }
+}

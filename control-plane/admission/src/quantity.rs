@@ -281,7 +281,7 @@ impl Quantity {
     /// Rounds up to a whole number of milli-units, as `SetDefaults_ResourceList` does.
     pub fn rounded_up_to_milli(&self) -> Quantity {
         Quantity {
-            nanos: divide_rounding_up(self.nanos, 1_000_000) * 1_000_000,
+            nanos: divide_rounding_up(self.nanos, 1_000_000).saturating_mul(1_000_000),
             format: self.format,
         }
     }
@@ -370,7 +370,8 @@ impl fmt::Display for Quantity {
         }
         let mut format = self.format;
         if format == QuantityFormat::BinarySi
-            && (self.nanos.abs() < 1024 * NANOS_PER_UNIT || self.nanos % NANOS_PER_UNIT != 0)
+            && (self.nanos.unsigned_abs() < 1024 * NANOS_PER_UNIT.unsigned_abs()
+                || self.nanos % NANOS_PER_UNIT != 0)
         {
             // Small or fractional binary values are shown in decimal so nothing is rounded.
             format = QuantityFormat::DecimalSi;

@@ -61,6 +61,32 @@ fn initial_status(resource: &ResourceType, object: &mut Value) {
     }
 }
 
+/// A Secret's stringData is write-only convenience: the API server merges it into data
+/// (base64-encoded, winning over data's keys) and never stores it.
+fn merge_secret_string_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(string_data) = secret
+        .as_object_mut()
+        .and_then(|fields| fields.remove("stringData"))
+    else {
+        return;
+    };
+    let Some(string_data) = string_data
+        .as_object()
+        .filter(|entries| !entries.is_empty())
+    else {
+        return;
+    };
+    if !secret.get("data").is_some_and(Value::is_object) {
+        secret["data"] = json!({});
+    }
+    for (key, value) in string_data {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(value.as_str().unwrap_or_default());
+        secret["data"][key] = json!(encoded);
+    }
+}
+
 /// Kubernetes' QoS class: Guaranteed when every container's cpu and memory limits equal
 /// its requests, BestEffort when no container asks for anything, Burstable otherwise.
 fn qos_class(pod: &Value) -> &'static str {
@@ -121,6 +147,9 @@ pub async fn admit<'a>(
     old: Option<&Value>,
 ) -> ApiResult<Option<MutexGuard<'a, ()>>> {
     wasmkube_admission::apply_defaults(resource.kind, object);
+    if resource.kind == "Secret" {
+        merge_secret_string_data(object);
+    }
     let creating = old.is_none();
     if creating {
         initial_status(resource, object);

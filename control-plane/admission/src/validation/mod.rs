@@ -1,7 +1,9 @@
 //! Validation per kind (`pkg/apis/*/validation`), on creates and updates.
 
 mod config;
+mod container_resources;
 mod cron_schedule;
+mod jobs;
 mod metadata;
 mod pod;
 mod pod_update;

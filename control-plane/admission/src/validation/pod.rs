@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+use super::container_resources::validate_resources;
 use crate::field_error::FieldError;
 use crate::labels::{validate_annotations, validate_labels};
 use crate::names::{
     dns1123_label_problems, dns1123_subdomain_problems, port_name_problems, port_number_problems,
 };
-use crate::quantity::Quantity;
 
 /// Every `VolumeSource` member; a volume must set exactly one.
 const VOLUME_SOURCE_KINDS: &[&str] = &[
@@ -404,115 +404,18 @@ fn validate_volume_mounts(
     errors
 }
 
-fn is_standard_container_resource(name: &str) -> bool {
-    matches!(name, "cpu" | "memory" | "ephemeral-storage") || name.starts_with("hugepages-")
-}
-
-/// Resources whose requests must equal their limits (`!IsOvercommitAllowed`).
-fn overcommit_forbidden(name: &str) -> bool {
-    name.starts_with("hugepages-") || (name.contains('/') && !name.contains("kubernetes.io/"))
-}
-
-fn parse_resource_value(
-    value: &Value,
-    path: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<Quantity> {
-    let text = match value {
-        Value::String(text) => text.clone(),
-        Value::Number(number) => number.to_string(),
-        other => other.to_string(),
-    };
-    match Quantity::parse(&text) {
-        Ok(quantity) => {
-            if quantity.is_negative() {
-                errors.push(FieldError::invalid(
-                    path,
-                    json!(quantity.to_string()),
-                    "must be greater than or equal to 0",
-                ));
-            }
-            Some(quantity)
-        }
-        Err(error) => {
-            errors.push(FieldError::invalid(path, json!(text), error.to_string()));
-            None
-        }
-    }
-}
-
-/// `ValidateContainerResourceRequirements`.
-fn validate_resources(resources: &Value, path: &str) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let empty = serde_json::Map::new();
-    let limits = resources
-        .get("limits")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let requests = resources
-        .get("requests")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let check_name = |name: &str, field: &str, errors: &mut Vec<FieldError>| {
-        if !name.contains('/') && !is_standard_container_resource(name) {
-            errors.push(FieldError::invalid(
-                field,
-                json!(name),
-                "must be a standard resource for containers",
-            ));
-        }
-    };
-    let mut limit_values = std::collections::BTreeMap::new();
-    for (name, value) in limits {
-        let field = format!("{path}.limits[{name}]");
-        check_name(name, &field, &mut errors);
-        if let Some(quantity) = parse_resource_value(value, &field, &mut errors) {
-            limit_values.insert(name.as_str(), quantity);
-        }
-    }
-    for (name, value) in requests {
-        let field = format!("{path}.requests[{name}]");
-        check_name(name, &field, &mut errors);
-        let Some(request) = parse_resource_value(value, &field, &mut errors) else {
-            continue;
-        };
-        match limit_values.get(name.as_str()) {
-            Some(limit) if request != *limit && overcommit_forbidden(name) => {
-                errors.push(FieldError::invalid(
-                    format!("{path}.requests"),
-                    json!(request.to_string()),
-                    format!("must be equal to {name} limit of {limit}"),
-                ))
-            }
-            Some(limit) if request > *limit => errors.push(FieldError::invalid(
-                format!("{path}.requests"),
-                json!(request.to_string()),
-                format!("must be less than or equal to {name} limit of {limit}"),
-            )),
-            None if overcommit_forbidden(name) && !limits.contains_key(name) => {
-                errors.push(FieldError::required(
-                    format!("{path}.limits"),
-                    "Limit must be set for non overcommitable resources",
-                ))
-            }
-            _ => {}
-        }
-    }
-    errors
-}
-
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
 
-    fn messages(spec: Value) -> Vec<String> {
+    pub fn messages(spec: Value) -> Vec<String> {
         validate_pod_spec(&spec, "spec")
             .iter()
             .map(FieldError::message)
             .collect()
     }
 
-    fn container(extra: Value) -> Value {
+    pub fn container(extra: Value) -> Value {
         let mut base = json!({"name": "app", "image": "nginx", "imagePullPolicy": "Always", "terminationMessagePolicy": "File"});
         if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
             base.extend(extra.clone());
@@ -520,7 +423,7 @@ mod tests {
         base
     }
 
-    fn spec_with(containers: Value) -> Value {
+    pub fn spec_with(containers: Value) -> Value {
         json!({"containers": containers, "restartPolicy": "Always", "dnsPolicy": "ClusterFirst"})
     }
 
@@ -579,20 +482,5 @@ mod tests {
             "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""
         );
         assert_eq!(messages.len(), 4);
-    }
-
-    #[test]
-    fn resources_requests_may_not_exceed_limits() {
-        let spec = spec_with(json!([container(
-            json!({"resources": {"limits": {"cpu": "1", "gpu": "1"}, "requests": {"cpu": "2", "memory": "-1"}}})
-        )]));
-        assert_eq!(
-            messages(spec),
-            vec![
-                "spec.containers[0].resources.limits[gpu]: Invalid value: \"gpu\": must be a standard resource for containers".to_string(),
-                "spec.containers[0].resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit of 1".to_string(),
-                "spec.containers[0].resources.requests[memory]: Invalid value: \"-1\": must be greater than or equal to 0".to_string(),
-            ]
-        );
     }
 }
