@@ -18,7 +18,7 @@ use super::status::{ApiError, ApiResult};
 use super::table::{partial_object_metadata, table};
 use super::target::ResourceTarget;
 use crate::resources::ResourceType;
-use crate::store::{ListRequest, ObjectKey, StoreError, key_prefix};
+use crate::store::{ListRequest, ObjectKey, StoreError, StoredObject, key_prefix};
 
 /// How long a list or watch waits for the store to reach a resourceVersion the client
 /// has seen elsewhere, before answering "too large resource version".
@@ -30,6 +30,16 @@ pub fn object_key(target: &ResourceTarget) -> ObjectKey {
         target.namespace.as_deref().unwrap_or_default(),
         target.name.as_deref().unwrap_or_default(),
     )
+}
+
+/// The object a request addresses, or 404.
+pub fn read_object(state: &ApiState, target: &ResourceTarget) -> ApiResult<StoredObject> {
+    let name = target.name.as_deref().unwrap_or_default();
+    state
+        .storage
+        .get(&object_key(target))
+        .map_err(|error| ApiError::from_store(error, target.resource, name))?
+        .ok_or_else(|| ApiError::not_found(target.resource, name))
 }
 
 pub fn selectors(resource: &ResourceType, query: &Query) -> ApiResult<Selectors> {
@@ -48,12 +58,7 @@ pub fn get(
     target: &ResourceTarget,
 ) -> ApiResult<Response> {
     let form = response_form(headers)?;
-    let name = target.name.as_deref().unwrap_or_default();
-    let stored = state
-        .storage
-        .get(&object_key(target))
-        .map_err(|error| ApiError::from_store(error, target.resource, name))?
-        .ok_or_else(|| ApiError::not_found(target.resource, name))?;
+    let stored = read_object(state, target)?;
     let body = match form {
         ResponseForm::Table => table(
             target.resource,

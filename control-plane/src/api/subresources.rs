@@ -7,7 +7,7 @@ use axum::response::Response;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::get_list::object_key;
+use super::get_list::{object_key, read_object};
 use super::metadata::now_rfc3339;
 use super::negotiate::{
     PatchType, decode_json, decode_object_body, encode, patch_type, response_form,
@@ -17,15 +17,6 @@ use super::status::{ApiError, ApiResult};
 use super::target::ResourceTarget;
 use super::{ApiState, read_body};
 use crate::store::{StoreError, StoredObject, WriteRequest};
-
-fn read(state: &ApiState, target: &ResourceTarget) -> ApiResult<StoredObject> {
-    let name = target.name.as_deref().unwrap_or_default();
-    state
-        .storage
-        .get(&object_key(target))
-        .map_err(|error| ApiError::from_store(error, target.resource, name))?
-        .ok_or_else(|| ApiError::not_found(target.resource, name))
-}
 
 /// The selector of a workload as the Scale subresource shows it: `app=web,tier=front`.
 fn selector_text(object: &Value) -> String {
@@ -69,7 +60,7 @@ pub async fn scale(
     let form = response_form(headers)?;
     let resource = target.resource;
     let name = target.name.as_deref().unwrap_or_default();
-    let stored = read(state, target)?;
+    let stored = read_object(state, target)?;
     let current_scale = scale_of(&stored);
     let new_scale = match method.as_str() {
         "GET" => return Ok(encode(form, StatusCode::OK, &current_scale)),
@@ -168,7 +159,7 @@ pub async fn bind(
         .ok_or_else(|| ApiError::bad_request("a binding needs target.name: the node to bind to"))?
         .to_owned();
     let name = target.name.as_deref().unwrap_or_default();
-    let stored = read(state, target)?;
+    let stored = read_object(state, target)?;
     let mut pod = (*stored.object).clone();
     if let Some(current) = pod
         .pointer("/spec/nodeName")
@@ -230,7 +221,7 @@ pub async fn evict(
     let form = response_form(headers)?;
     let _eviction = decode_object_body(headers, &read_body(body).await?)?;
     let name = target.name.as_deref().unwrap_or_default();
-    let stored = read(state, target)?;
+    let stored = read_object(state, target)?;
     let mut pod = (*stored.object).clone();
     let grace = pod
         .pointer("/spec/terminationGracePeriodSeconds")
@@ -269,7 +260,7 @@ pub async fn evict(
 /// pods/log: a pod's logs live on its node; the node agent's log endpoint comes with the
 /// node agent. Until a pod is on a node there are no logs, as in Kubernetes.
 pub fn log(state: &Arc<ApiState>, target: &ResourceTarget, query: &Query) -> ApiResult<Response> {
-    let stored = read(state, target)?;
+    let stored = read_object(state, target)?;
     let name = target.name.as_deref().unwrap_or_default();
     let node = stored
         .object

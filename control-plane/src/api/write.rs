@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::admission::admit;
 use super::delete::finish_deletion_if_released;
-use super::get_list::object_key;
+use super::get_list::{object_key, read_object};
 use super::metadata::{
     check_namespace, check_type, name_of, prepare_create, prepare_update, requested_revision,
 };
@@ -110,15 +110,6 @@ pub async fn create(
     respond(headers, StatusCode::CREATED, &stored.object, &warnings)
 }
 
-fn current(state: &ApiState, target: &ResourceTarget) -> ApiResult<StoredObject> {
-    let name = target.name.as_deref().unwrap_or_default();
-    state
-        .storage
-        .get(&object_key(target))
-        .map_err(|error| ApiError::from_store(error, target.resource, name))?
-        .ok_or_else(|| ApiError::not_found(target.resource, name))
-}
-
 /// Admits `new` as the next state of `old` and writes it. `precondition` is a revision
 /// the client named (a mismatch is its 409); without one, the write is checked against
 /// the revision read, and the caller retries on a conflict.
@@ -201,7 +192,7 @@ pub async fn update(
     let (object, warnings) = decode_with_type(resource, object, query)?;
     let precondition = requested_revision(&object)?;
     for _ in 0..OPTIMISTIC_RETRIES {
-        let old = current(state, target)?;
+        let old = read_object(state, target)?;
         if let Ok(stored) =
             write_update(state, target, object.clone(), &old, precondition, query).await?
         {
@@ -247,7 +238,7 @@ pub async fn patch(
     let patch_type = patch_type(headers)?;
     let patch = decode_json(&read_body(body).await?)?;
     for _ in 0..OPTIMISTIC_RETRIES {
-        let old = current(state, target)?;
+        let old = read_object(state, target)?;
         let mut patched = apply_patch(resource, patch_type, &old.object, &patch)?;
         if !patched.is_object() {
             return Err(ApiError::bad_request(
