@@ -314,6 +314,7 @@ async fn a_list_at_an_older_revision_is_the_state_at_that_revision() {
             at_revision: Some(3),
             limit: Some(2),
             after_key: Some(first_page.items[1].0.clone()),
+            ..Default::default()
         })
         .unwrap();
     assert!(!second_page.more);

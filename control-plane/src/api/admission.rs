@@ -131,7 +131,7 @@ fn invalid(
         .iter()
         .map(|error| StatusCause {
             reason: error.reason.cause_type().to_owned(),
-            message: error.message(),
+            message: error.body(),
             field: error.field.clone(),
         })
         .collect();

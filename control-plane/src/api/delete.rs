@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 
 use super::get_list::{object_key, read_list, selectors};
 use super::metadata::{metadata_mut, now_rfc3339};
-use super::negotiate::{decode_json, encode, response_form};
+use super::negotiate::{decode_json, decode_protobuf, encode, response_form};
 use super::query::Query;
 use super::status::{ApiError, ApiResult};
 use super::target::ResourceTarget;
 use super::{ApiState, read_body};
 use crate::resources::ResourceType;
-use crate::store::{ObjectKey, StoreError, StoredObject, WriteRequest, key_prefix};
+use crate::store::{ObjectKey, StoredObject, WriteRequest, key_prefix};
 
 /// The DeleteOptions of a request: a body, or the query parameters.
 struct DeleteOptions {
@@ -29,8 +29,11 @@ struct DeleteOptions {
 
 async fn delete_options(body: Body, query: &Query) -> ApiResult<DeleteOptions> {
     let bytes = read_body(body).await?;
+    // Typed clients that speak protobuf send their DeleteOptions as protobuf too.
     let body: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         json!({})
+    } else if bytes.starts_with(wasmkube_protobuf::PROTOBUF_MAGIC) {
+        decode_protobuf(&bytes)?
     } else {
         decode_json(&bytes)?
     };
@@ -202,6 +205,16 @@ async fn delete_one(
         })
         .unwrap_or_else(|_| now_rfc3339());
     let metadata = metadata_mut(&mut marked);
+    // Marking an object for deletion is a change its controllers must observe, so
+    // Kubernetes bumps a tracked generation the first time.
+    if !already_marked
+        && let Some(generation) = metadata
+            .get("generation")
+            .and_then(Value::as_i64)
+            .filter(|generation| *generation > 0)
+    {
+        metadata.insert("generation".to_owned(), json!(generation + 1));
+    }
     metadata.insert("deletionTimestamp".to_owned(), json!(deletion_time));
     metadata.insert("deletionGracePeriodSeconds".to_owned(), json!(grace));
     if resource.kind == "Namespace" {
@@ -228,39 +241,19 @@ async fn delete_one(
 
 /// After an update: an object marked for deletion that nothing holds any more (its last
 /// finalizer was removed) is deleted, as Kubernetes does.
-pub async fn finish_deletion_if_released(
-    state: &ApiState,
-    target: &ResourceTarget,
-    stored: &StoredObject,
-) -> ApiResult<()> {
-    let object = &stored.object;
+/// Whether `object`, marked for deletion, is now free to go: no finalizer holds it, and
+/// it is not a pod whose node still has to stop it.
+pub fn is_released(resource: &ResourceType, object: &Value) -> bool {
     let marked = object
         .pointer("/metadata/deletionTimestamp")
         .is_some_and(|stamp| !stamp.is_null());
-    let waiting_for_node = target.resource.kind == "Pod"
+    let waiting_for_node = resource.kind == "Pod"
         && object
             .pointer("/metadata/deletionGracePeriodSeconds")
             .and_then(Value::as_i64)
             .unwrap_or(0)
             > 0;
-    if !marked || is_held(object) || waiting_for_node {
-        return Ok(());
-    }
-    match state
-        .storage
-        .write(WriteRequest::Delete {
-            key: object_key(target),
-            expected_revision: Some(stored.revision),
-        })
-        .await
-    {
-        Ok(_) | Err(StoreError::NotFound | StoreError::Conflict { .. }) => Ok(()),
-        Err(error) => Err(ApiError::from_store(
-            error,
-            target.resource,
-            target.name.as_deref().unwrap_or_default(),
-        )),
-    }
+    marked && !is_held(object) && !waiting_for_node
 }
 
 pub async fn delete(
@@ -278,7 +271,9 @@ pub async fn delete(
             StatusCode::OK,
             &success_status(target.resource, &stored.object),
         )),
-        Deleted::Pending(stored) => Ok(encode(form, StatusCode::ACCEPTED, &stored.object)),
+        // Kubernetes answers a deletion that must wait with 200 and the marked object; it
+        // keeps 202 for the deprecated orphanDependents=false alone, so clients expect 200.
+        Deleted::Pending(stored) => Ok(encode(form, StatusCode::OK, &stored.object)),
     }
 }
 

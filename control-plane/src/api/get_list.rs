@@ -121,6 +121,9 @@ pub struct Listed {
     pub items: Vec<Arc<Value>>,
     pub revision: u64,
     pub continue_token: Option<String>,
+    /// How many objects the next pages hold, known (as in Kubernetes) only for a paged
+    /// list without selectors.
+    pub remaining_item_count: Option<usize>,
 }
 
 /// Reads a list: `at_revision` None reads the latest state. Selectors filter before the
@@ -133,18 +136,23 @@ pub fn read_list(
     at_revision: Option<u64>,
     after_key: Option<String>,
 ) -> ApiResult<Listed> {
+    let paging = after_key.is_some();
     let mut request = ListRequest {
         prefix: prefix.to_owned(),
         after_key,
         limit: limit.map(|limit| limit.max(256)),
         at_revision,
+        count_remaining: limit.is_some() && selectors.is_empty(),
     };
     let mut items = Vec::new();
     loop {
         let page = state.storage.list(&request).map_err(|error| match error {
-            StoreError::Compacted { .. } => ApiError::gone(
+            StoreError::Compacted { .. } if paging => ApiError::gone(
                 "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
             ),
+            StoreError::Compacted { .. } => {
+                ApiError::gone("The resourceVersion for the provided list is too old.")
+            }
             StoreError::FutureRevision { .. } => ApiError::timeout(format!("Too large resource version: {error}")),
             other => ApiError::internal(other.to_string()),
         })?;
@@ -158,10 +166,12 @@ pub fn read_list(
                 // Like Kubernetes, a page that stops early promises more whenever more
                 // keys follow, even if none of them would match the selectors.
                 let more = index + 1 < page_length || page.more;
+                let remaining = page_length - index - 1 + page.remaining;
                 return Ok(Listed {
                     items,
                     revision: page.revision,
                     continue_token: more.then(|| encode_continue(page.revision, &key)),
+                    remaining_item_count: (more && request.count_remaining).then_some(remaining),
                 });
             }
             request.after_key = Some(key);
@@ -171,6 +181,7 @@ pub fn read_list(
                 items,
                 revision: page.revision,
                 continue_token: None,
+                remaining_item_count: None,
             });
         }
     }
@@ -226,6 +237,9 @@ pub async fn list(
     let mut metadata = json!({"resourceVersion": listed.revision.to_string()});
     if let Some(token) = &listed.continue_token {
         metadata["continue"] = json!(token);
+    }
+    if let Some(count) = listed.remaining_item_count {
+        metadata["remainingItemCount"] = json!(count);
     }
     let body = match form {
         ResponseForm::Table => {

@@ -107,15 +107,14 @@ pub fn prepare_create(resource: &ResourceType, object: &mut Value) -> ApiResult<
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    if name.is_empty() {
-        if let Some(prefix) = metadata
+    if name.is_empty()
+        && let Some(prefix) = metadata
             .get("generateName")
             .and_then(Value::as_str)
             .filter(|prefix| !prefix.is_empty())
-        {
-            let generated = format!("{prefix}{}", random_suffix());
-            metadata.insert("name".to_owned(), json!(generated));
-        }
+    {
+        let generated = format!("{prefix}{}", random_suffix());
+        metadata.insert("name".to_owned(), json!(generated));
     }
     metadata.insert("uid".to_owned(), json!(uuid::Uuid::new_v4().to_string()));
     metadata.insert("creationTimestamp".to_owned(), json!(now_rfc3339()));

@@ -84,6 +84,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/version", get(discovery::version))
         .route("/openapi/v2", get(openapi::v2))
+        .route("/swagger-2.0.0.pb-v1", get(openapi::v2))
         .route("/openapi/v3", get(openapi::v3_root))
         .route(
             "/openapi/v3/{*group_version}",

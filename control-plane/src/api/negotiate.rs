@@ -4,6 +4,7 @@
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
+use wasmkube_protobuf::ProtobufError;
 
 use super::status::{ApiError, ApiResult};
 
@@ -98,7 +99,8 @@ pub fn decode_object_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> 
     let value = match parse_media_type(&content_type).essence {
         "application/json" | "" => decode_json(body)?,
         "application/yaml" => decode_yaml(body)?,
-        _ => return Err(ApiError::unsupported_media_type(&content_type)),
+        "application/vnd.kubernetes.protobuf" => decode_protobuf(body)?,
+        _ => return Err(ApiError::unsupported_media_type()),
     };
     if !value.is_object() {
         return Err(ApiError::bad_request(
@@ -115,8 +117,17 @@ pub fn patch_type(headers: &HeaderMap) -> ApiResult<PatchType> {
         "application/merge-patch+json" => Ok(PatchType::Merge),
         "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
         "application/apply-patch+yaml" => Ok(PatchType::Apply),
-        _ => Err(ApiError::unsupported_media_type(&content_type)),
+        _ => Err(ApiError::unsupported_media_type()),
     }
+}
+
+/// A protobuf body of a kind this server has no protobuf layout for is refused as an
+/// unsupported media type, so the client knows that JSON would work.
+pub fn decode_protobuf(body: &[u8]) -> ApiResult<Value> {
+    wasmkube_protobuf::decode_object(body).map_err(|error| match error {
+        ProtobufError::UnsupportedKind { .. } => ApiError::unsupported_body(error.to_string()),
+        other => ApiError::bad_request(format!("error decoding protobuf: {other}")),
+    })
 }
 
 pub fn decode_json(body: &[u8]) -> ApiResult<Value> {

@@ -56,11 +56,14 @@ impl ApiError {
     }
 
     pub fn path_not_found() -> Self {
-        Self::new(
+        let mut error = Self::new(
             StatusCode::NOT_FOUND,
             "NotFound",
             "the server could not find the requested resource",
-        )
+        );
+        // Kubernetes names no resource here, but still sends the (empty) details.
+        error.details = Some(json!({}));
+        error
     }
 
     pub fn namespace_not_found(namespace: &str) -> Self {
@@ -129,13 +132,18 @@ impl ApiError {
         )
     }
 
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    pub fn unsupported_media_type() -> Self {
+        Self::unsupported_body(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf",
+        )
+    }
+
+    /// A body in a media type the server reads, but not for this content.
+    pub fn unsupported_body(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf; got {content_type:?}"
-            ),
+            message,
         )
     }
 
@@ -166,18 +174,29 @@ impl ApiError {
     }
 
     /// 422 with one cause per field problem, worded as Kubernetes does:
-    /// `Pod "x" is invalid: spec.containers[0].image: Required value`.
+    /// `Pod "x" is invalid: spec.containers[0].image: Required value`, with the kind
+    /// qualified by its group outside the core group (`Deployment.apps "x" is invalid`).
     pub fn invalid(resource: &ResourceType, name: &str, causes: Vec<StatusCause>) -> Self {
-        let rendered: Vec<String> = causes.iter().map(|cause| cause.message.clone()).collect();
+        // Causes carry the field and the problem apart, as kubectl prints them; the
+        // message joins them.
+        let rendered: Vec<String> = causes
+            .iter()
+            .map(|cause| format!("{}: {}", cause.field, cause.message))
+            .collect();
         let summary = if rendered.len() == 1 {
             rendered[0].clone()
         } else {
             format!("[{}]", rendered.join(", "))
         };
+        let qualified_kind = if resource.group.is_empty() {
+            resource.kind.to_owned()
+        } else {
+            format!("{}.{}", resource.kind, resource.group)
+        };
         let mut error = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Invalid",
-            format!("{} \"{name}\" is invalid: {summary}", resource.kind),
+            format!("{qualified_kind} \"{name}\" is invalid: {summary}"),
         )
         .with_details(resource.group, resource.kind, name);
         if let Some(details) = error.details.as_mut() {

@@ -74,8 +74,8 @@ pub async fn scale(
                     wasmkube_patch::strategic_merge_patch("Scale", &current_scale, &patch)
                 }
                 PatchType::Apply => {
-                    return Err(ApiError::unsupported_media_type(
-                        "application/apply-patch+yaml",
+                    return Err(ApiError::unsupported_body(
+                        "server-side apply (application/apply-patch+yaml) is not supported yet; use client-side apply",
                     ));
                 }
             };
@@ -97,9 +97,7 @@ pub async fn scale(
             name,
             vec![super::status::StatusCause {
                 reason: "FieldValueInvalid".to_owned(),
-                message: format!(
-                    "spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"
-                ),
+                message: format!("Invalid value: {replicas}: must be greater than or equal to 0"),
                 field: "spec.replicas".to_owned(),
             }],
         ));

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::Value;
 
 use super::admission::admit;
-use super::delete::finish_deletion_if_released;
+use super::delete::is_released;
 use super::get_list::{object_key, read_object};
 use super::metadata::{
     check_namespace, check_type, name_of, prepare_create, prepare_update, requested_revision,
@@ -156,6 +156,29 @@ async fn write_update(
             object: Arc::new(new),
         }));
     }
+    // An update that removes the last finalizer of an object marked for deletion
+    // deletes it instead, as Kubernetes does: watchers see DELETED, not one more
+    // MODIFIED first.
+    if is_released(resource, &new) {
+        let deleted = state
+            .storage
+            .write(WriteRequest::Delete {
+                key: object_key(target),
+                expected_revision: Some(old.revision),
+            })
+            .await;
+        return match deleted {
+            Ok(deleted) => Ok(Ok(StoredObject {
+                revision: deleted.revision,
+                object: Arc::new(new),
+            })),
+            Err(StoreError::Conflict { .. }) if precondition.is_some() => {
+                Err(ApiError::stale(resource, name))
+            }
+            Err(error @ StoreError::Conflict { .. }) => Ok(Err(error)),
+            Err(error) => Err(ApiError::from_store(error, resource, name)),
+        };
+    }
     let written = state
         .storage
         .write(WriteRequest::Update {
@@ -165,10 +188,7 @@ async fn write_update(
         })
         .await;
     match written {
-        Ok(stored) => {
-            finish_deletion_if_released(state, target, &stored).await?;
-            Ok(Ok(stored))
-        }
+        Ok(stored) => Ok(Ok(stored)),
         Err(StoreError::Conflict { .. }) if precondition.is_some() => {
             Err(ApiError::stale(resource, name))
         }
@@ -218,8 +238,8 @@ fn apply_patch(
             wasmkube_patch::strategic_merge_patch(resource.kind, original, patch)
         }
         PatchType::Apply => {
-            return Err(ApiError::unsupported_media_type(
-                "application/apply-patch+yaml (server-side apply is not supported yet; use client-side apply)",
+            return Err(ApiError::unsupported_body(
+                "server-side apply (application/apply-patch+yaml) is not supported yet; use client-side apply",
             ));
         }
     };

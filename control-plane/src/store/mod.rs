@@ -142,6 +142,8 @@ pub struct ListPage {
     pub items: Vec<(String, StoredObject)>,
     pub revision: u64,
     pub more: bool,
+    /// With `ListRequest::count_remaining`: how many keys of the prefix follow the page.
+    pub remaining: usize,
 }
 
 /// What a list reads.
@@ -153,6 +155,9 @@ pub struct ListRequest {
     pub limit: Option<usize>,
     /// Read the state as of this revision instead of the latest.
     pub at_revision: Option<u64>,
+    /// Also count the keys after a limited page, as etcd's count does for Kubernetes'
+    /// `remainingItemCount`. It costs a walk over the rest of the range, so it is asked for.
+    pub count_remaining: bool,
 }
 
 /// The storage the API server is built on. redb is the embedded implementation; the

@@ -159,6 +159,7 @@ impl Storage for RedbStore {
             .unwrap_or_else(|| request.prefix.clone());
         let mut items = Vec::new();
         let mut more = false;
+        let mut remaining = 0;
         // A list at an older revision reads the current state of the range in full and
         // rewinds it with the history; only then is the limit applied.
         let rewinding = request
@@ -175,7 +176,11 @@ impl Storage for RedbStore {
             }
             if !rewinding && request.limit.is_some_and(|limit| items.len() == limit) {
                 more = true;
-                break;
+                if !request.count_remaining {
+                    break;
+                }
+                remaining += 1;
+                continue;
             }
             let (revision, bytes) = value.value();
             items.push((
@@ -209,6 +214,7 @@ impl Storage for RedbStore {
                 if let Some(limit) = request.limit
                     && items.len() > limit
                 {
+                    remaining = items.len() - limit;
                     items.truncate(limit);
                     more = true;
                 }
@@ -220,6 +226,7 @@ impl Storage for RedbStore {
             items,
             revision,
             more,
+            remaining,
         })
     }
 

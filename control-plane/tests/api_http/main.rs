@@ -1,0 +1,10 @@
+//! The API server over real HTTP: each test starts a control plane on a loopback port
+//! with its own data directory and checks that requests get what a Kubernetes API server
+//! answers, errors included.
+
+mod errors;
+mod invalid;
+mod lifecycle;
+mod lists;
+mod support;
+mod watches;
