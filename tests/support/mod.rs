@@ -1,5 +1,9 @@
 //! Starting a real `wasmkube up` process on a free loopback port with its own data
-//! directory, and driving it with the machine's real kubectl.
+//! directory, and driving it with the machine's real kubectl or with the `wasmkube`
+//! client verbs.
+
+// Each test crate includes this module and uses only part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -74,27 +78,37 @@ impl Cluster {
             .arg(self.kubeconfig())
             .args(arguments)
             .env_remove("KUBECONFIG");
-        command
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("run {binary}: {error}"));
-        if let Some(input) = input {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input.as_bytes())
-                .expect("write stdin");
+        run(command, input)
+    }
+
+    /// A `wasmkube` client command that finds this cluster's kubeconfig as `how` says
+    /// (and never through the environment of the test run).
+    pub fn wasmkube_command(&self, how: KubeconfigBy, arguments: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wasmkube"));
+        command.env_remove("KUBECONFIG");
+        match how {
+            KubeconfigBy::Flag => {
+                command.arg("--kubeconfig").arg(self.kubeconfig());
+            }
+            KubeconfigBy::Environment => {
+                command.env("KUBECONFIG", self.kubeconfig());
+            }
         }
-        child.wait_with_output().expect("kubectl output")
+        command.args(arguments);
+        command
+    }
+
+    /// Runs `wasmkube ARGUMENTS --kubeconfig …` against this cluster.
+    pub fn wasmkube(&self, arguments: &[&str]) -> Output {
+        run(self.wasmkube_command(KubeconfigBy::Flag, arguments), None)
+    }
+
+    /// Like [`Cluster::wasmkube`] with `input` on standard input.
+    pub fn wasmkube_with_input(&self, arguments: &[&str], input: &str) -> Output {
+        run(
+            self.wasmkube_command(KubeconfigBy::Flag, arguments),
+            Some(input),
+        )
     }
 
     pub fn stop(mut self) {
@@ -108,6 +122,41 @@ impl Drop for Cluster {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
+}
+
+/// How a `wasmkube` client verb is told where the kubeconfig is.
+#[derive(Debug, Clone, Copy)]
+pub enum KubeconfigBy {
+    /// `--kubeconfig PATH`.
+    Flag,
+    /// `KUBECONFIG=PATH`.
+    Environment,
+}
+
+/// Runs `command` to completion, writing `input` to its standard input when given.
+pub fn run(mut command: Command, input: Option<&str>) -> Output {
+    command
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("run {command:?}: {error}"));
+    if let Some(input) = input {
+        use std::io::Write;
+        // Written from another thread so that a child that answers before reading all of
+        // its input cannot leave both sides waiting on full pipes.
+        let mut stdin = child.stdin.take().expect("stdin");
+        let input = input.to_owned();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(input.as_bytes());
+        });
+    }
+    child.wait_with_output().expect("command output")
 }
 
 /// `kubectl.1.27` … sit beside the binary `kubectl` links to.

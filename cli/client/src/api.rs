@@ -13,6 +13,9 @@ use crate::resolve::DiscoveredResource;
 /// The field manager kubectl's client-side apply and create use.
 const FIELD_MANAGER: &str = "kubectl-client-side-apply";
 
+/// Kubernetes' limit on a request body (3 MiB), which the API server enforces.
+pub const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
+
 /// The Accept header that asks the server to render a list or object as a `Table`.
 pub const TABLE_ACCEPT: &str = "application/json;as=Table;g=meta.k8s.io;v=v1,application/json";
 
@@ -44,18 +47,41 @@ pub async fn get_object_if_exists(
     }
 }
 
+/// Whether a write is stored or only admitted (`dryRun=All`: defaulted, validated and
+/// answered as if stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    Store,
+    DryRun,
+}
+
+/// Refuses a body the API server would refuse. The server answers 413 as soon as the
+/// body passes its limit and closes the connection while the body is still being sent,
+/// which leaves the client with a bare transport error instead of the answer.
+fn check_body_size(body_bytes: usize) -> Result<(), ClientError> {
+    if body_bytes > MAX_REQUEST_BODY_BYTES {
+        return Err(ClientError::TooLarge {
+            bytes: body_bytes,
+            limit: MAX_REQUEST_BODY_BYTES,
+        });
+    }
+    Ok(())
+}
+
 pub async fn create_object(
     client: &Client,
     resource: &DiscoveredResource,
     namespace: Option<&str>,
     object: &Value,
+    mode: WriteMode,
 ) -> Result<Value, ClientError> {
     let parameters = PostParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PostParams::default()
+        dry_run: mode == WriteMode::DryRun,
     };
     let body =
         serde_json::to_vec(object).map_err(|error| ClientError::Transport(error.to_string()))?;
+    check_body_size(body.len())?;
     let request = request_for(resource, namespace).create(&parameters, body)?;
     Ok(client.request::<Value>(request).await?)
 }
@@ -68,11 +94,17 @@ pub async fn patch_object(
     name: &str,
     patch: Value,
     strategic: bool,
+    mode: WriteMode,
 ) -> Result<Value, ClientError> {
     let parameters = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
+        dry_run: mode == WriteMode::DryRun,
         ..PatchParams::default()
     };
+    let body_bytes = serde_json::to_vec(&patch)
+        .map_err(|error| ClientError::Transport(error.to_string()))?
+        .len();
+    check_body_size(body_bytes)?;
     let patch = if strategic {
         Patch::Strategic(patch)
     } else {

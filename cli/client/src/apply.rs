@@ -1,15 +1,17 @@
 //! `apply -f`: client-side apply like kubectl's, creating absent objects with the
-//! last-applied annotation and patching present ones with a three-way patch.
+//! last-applied annotation and patching present ones with a three-way patch. Every
+//! object is first sent as a server-side dry run, so a file applies all or nothing as
+//! far as the server's admission is concerned.
 
 use std::io::{Read, Write};
 
 use serde_json::Value;
 
-use crate::api;
+use crate::api::{self, WriteMode};
 use crate::apply_patch::{
     config_with_last_applied, last_applied_of, supports_strategic_merge, three_way_patch,
 };
-use crate::error::{ClientError, format_server_error};
+use crate::error::ClientError;
 use crate::manifests::{ManifestObject, load_manifests};
 use crate::options::Connection;
 use crate::resolve::{DiscoveredResource, ResolveError, ResourceCatalog};
@@ -43,6 +45,7 @@ pub fn plan_objects<'catalog>(
                 name: manifest.name().to_string(),
                 namespace: manifest.namespace().to_string(),
                 source_name: manifest.source.clone(),
+                location: manifest.location(),
                 kind: manifest.kind().to_string(),
                 api_version: manifest.api_version().to_string(),
             }
@@ -127,9 +130,12 @@ pub async fn run_apply(
         &connection.namespace,
         connection.namespace_was_explicit,
     )?;
+    if !admits_every_object(connection, &planned, err).await? {
+        return Ok(1);
+    }
     let mut exit_code = 0;
     for object in &planned {
-        match apply_one(connection, object).await {
+        match apply_one(connection, object, WriteMode::Store).await {
             Ok(outcome) => writeln!(
                 out,
                 "{}/{} {}",
@@ -137,27 +143,116 @@ pub async fn run_apply(
                 object.manifest.name(),
                 outcome.as_str()
             )?,
-            Err(ClientError::Server(status)) => {
+            Err(error) => {
                 exit_code = 1;
-                let mut status = *status;
-                status.message = format!(
-                    "error when applying \"{}\": {}",
-                    object.manifest.source, status.message
-                );
-                writeln!(err, "{}", format_server_error(&status))?;
-            }
-            Err(other) => {
-                exit_code = 1;
-                writeln!(err, "{other}")?;
+                writeln!(err, "{}", error.with_context(&failure_context(object)))?;
             }
         }
     }
     Ok(exit_code)
 }
 
+/// "error when applying "app.yaml" (document 2)", which precedes an object's error.
+fn failure_context(object: &PlannedObject<'_>) -> String {
+    format!(
+        "error when applying \"{}\" ({})",
+        object.manifest.source,
+        object.manifest.location()
+    )
+}
+
+/// Sends every object as a server-side dry run first, so that an object the server
+/// would refuse (invalid, too large, in a missing namespace) stops the whole apply
+/// before anything is stored. Reports every refused object; true when none was.
+async fn admits_every_object(
+    connection: &Connection,
+    planned: &[PlannedObject<'_>],
+    err: &mut dyn Write,
+) -> Result<bool, ClientError> {
+    let created_namespaces: Vec<&str> = planned
+        .iter()
+        .filter(|object| object.resource.group.is_empty() && object.resource.kind == "Namespace")
+        .map(|object| object.manifest.name())
+        .collect();
+    let mut all_admitted = true;
+    for object in planned {
+        match dry_run_one(connection, object, &created_namespaces).await {
+            Ok(()) => {}
+            // Without an answer from the server nothing more can be checked.
+            Err(error @ ClientError::Transport(_)) => return Err(error),
+            Err(error) => {
+                all_admitted = false;
+                writeln!(err, "{}", error.with_context(&failure_context(object)))?;
+            }
+        }
+    }
+    Ok(all_admitted)
+}
+
+/// The namespace every cluster has, where objects stand in for a dry run when their own
+/// namespace is created by the same apply.
+const STAND_IN_NAMESPACE: &str = "default";
+
+async fn dry_run_one(
+    connection: &Connection,
+    object: &PlannedObject<'_>,
+    created_namespaces: &[&str],
+) -> Result<(), ClientError> {
+    let error = match apply_one(connection, object, WriteMode::DryRun).await {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    let Some(namespace) = object.namespace.as_deref() else {
+        return Err(error);
+    };
+    if !is_missing_namespace(&error, namespace) || !created_namespaces.contains(&namespace) {
+        return Err(error);
+    }
+    // The server admits nothing into a namespace that does not exist yet, so an object
+    // whose namespace this apply creates is admitted in a namespace that exists instead:
+    // defaulting and validation do not depend on which namespace it is. It cannot exist
+    // yet, so it would be created.
+    let mut stand_in = config_with_last_applied(&object.manifest.object);
+    if let Some(metadata) = stand_in.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert(
+            "namespace".to_string(),
+            Value::String(STAND_IN_NAMESPACE.to_string()),
+        );
+    }
+    let admitted = api::create_object(
+        &connection.client,
+        object.resource,
+        Some(STAND_IN_NAMESPACE),
+        &stand_in,
+        WriteMode::DryRun,
+    )
+    .await;
+    match admitted {
+        Ok(_) => Ok(()),
+        // Without the stand-in namespace either, the object is checked when it is sent.
+        Err(stand_in_error) if is_missing_namespace(&stand_in_error, STAND_IN_NAMESPACE) => Ok(()),
+        Err(stand_in_error) => Err(stand_in_error),
+    }
+}
+
+/// True when the server refused a write because `namespace` does not exist.
+fn is_missing_namespace(error: &ClientError, namespace: &str) -> bool {
+    let ClientError::Server(status) = error else {
+        return false;
+    };
+    status.code == 404
+        && status
+            .details
+            .as_ref()
+            .is_some_and(|details| details.kind == "namespaces" && details.name == namespace)
+}
+
+/// Creates the object or patches it towards the manifest; with [`WriteMode::DryRun`] the
+/// server only admits the write.
 async fn apply_one(
     connection: &Connection,
     object: &PlannedObject<'_>,
+    mode: WriteMode,
 ) -> Result<ApplyOutcome, ClientError> {
     let client = &connection.client;
     let namespace = object.namespace.as_deref();
@@ -165,7 +260,7 @@ async fn apply_one(
     let modified = config_with_last_applied(&object.manifest.object);
     let Some(live) = api::get_object_if_exists(client, object.resource, namespace, name).await?
     else {
-        api::create_object(client, object.resource, namespace, &modified).await?;
+        api::create_object(client, object.resource, namespace, &modified, mode).await?;
         return Ok(ApplyOutcome::Created);
     };
     let patch = three_way_patch(last_applied_of(&live).as_ref(), &modified, &live);
@@ -173,7 +268,16 @@ async fn apply_one(
         return Ok(ApplyOutcome::Unchanged);
     }
     let strategic = supports_strategic_merge(&object.resource.group);
-    api::patch_object(client, object.resource, namespace, name, patch, strategic).await?;
+    api::patch_object(
+        client,
+        object.resource,
+        namespace,
+        name,
+        patch,
+        strategic,
+        mode,
+    )
+    .await?;
     Ok(ApplyOutcome::Configured)
 }
 
@@ -224,7 +328,7 @@ mod tests {
         assert_eq!(
             plan_text(text, "default", false).err().as_deref(),
             Some(
-                "error: resource mapping not found for name: \"x\" namespace: \"\" from \"app.yaml\": no matches for kind \"Foo\" in version \"v9\"\nensure CRDs are installed first"
+                "error: resource mapping not found for name: \"x\" namespace: \"\" from \"app.yaml\" (document 2): no matches for kind \"Foo\" in version \"v9\"\nensure CRDs are installed first"
             )
         );
     }

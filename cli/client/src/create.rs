@@ -56,6 +56,7 @@ pub async fn run_create(
                 &resource,
                 None,
                 &namespace_object(&name),
+                api::WriteMode::Store,
             )
             .await?;
             writeln!(out, "{}/{name} created", resource.qualified_kind())?;

@@ -27,6 +27,9 @@ pub enum ClientError {
     /// The command line asks for something impossible (kubectl's usage errors).
     #[error("error: {0}")]
     Usage(String),
+    /// A request body is over the API server's size limit, so it is not sent.
+    #[error("error: {}", too_large_message(*.bytes, *.limit))]
+    TooLarge { bytes: usize, limit: usize },
     /// Writing to the output or error stream failed.
     #[error("error: writing output: {0}")]
     Output(#[from] std::io::Error),
@@ -52,6 +55,25 @@ impl ClientError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, ClientError::Server(status) if status.code == 404)
     }
+
+    /// The error as kubectl words it, with `context` (e.g. `error when applying
+    /// "app.yaml" (document 2)`) placed before the problem itself.
+    pub fn with_context(&self, context: &str) -> String {
+        if let ClientError::Server(status) = self {
+            let mut status = (**status).clone();
+            status.message = format!("{context}: {}", status.message);
+            return format_server_error(&status);
+        }
+        let text = self.to_string();
+        let problem = text.strip_prefix("error: ").unwrap_or(&text);
+        format!("error: {context}: {problem}")
+    }
+}
+
+fn too_large_message(bytes: usize, limit: usize) -> String {
+    format!(
+        "Request entity too large: the request body would be {bytes} bytes, the limit is {limit}"
+    )
 }
 
 /// Formats a failure `Status` like kubectl's `StandardErrorMessage`:
@@ -77,6 +99,24 @@ mod tests {
             "Error from server (NotFound): pods \"x\" not found"
         );
         assert!(error.is_not_found());
+    }
+
+    #[test]
+    fn context_goes_before_the_problem() {
+        let status = Status::failure("Pod \"x\" is invalid", "Invalid").with_code(422);
+        let context = "error when applying \"app.yaml\" (document 2)";
+        assert_eq!(
+            ClientError::Server(status.boxed()).with_context(context),
+            "Error from server (Invalid): error when applying \"app.yaml\" (document 2): Pod \"x\" is invalid"
+        );
+        let too_large = ClientError::TooLarge {
+            bytes: 10,
+            limit: 5,
+        };
+        assert_eq!(
+            too_large.with_context(context),
+            "error: error when applying \"app.yaml\" (document 2): Request entity too large: the request body would be 10 bytes, the limit is 5"
+        );
     }
 
     #[test]

@@ -10,9 +10,9 @@ use crate::error::ClientError;
 /// Flags every client verb accepts, like kubectl's global flags.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct GlobalOptions {
-    /// Path to the kubeconfig file to use for CLI requests (a list separated by the
-    /// platform's path separator is merged like kubectl does).
-    #[arg(long, env = "KUBECONFIG", global = true)]
+    /// Path to the kubeconfig file to use for CLI requests. Without it the files listed
+    /// in KUBECONFIG are merged (missing ones skipped), else ~/.kube/config is used.
+    #[arg(long, global = true)]
     pub kubeconfig: Option<String>,
     /// If present, the namespace scope for this CLI request.
     #[arg(short = 'n', long, global = true)]
@@ -51,18 +51,60 @@ pub async fn connect(global: &GlobalOptions) -> Result<Connection, ClientError> 
     })
 }
 
-/// Reads and merges every file of the `--kubeconfig`/`KUBECONFIG` list, falling back to
-/// `$HOME/.kube/config` when neither is set, as kubectl does.
-fn read_kubeconfig(paths: Option<&str>) -> Result<Kubeconfig, ClientError> {
-    let candidate_paths = kubeconfig_paths(paths, std::env::var_os("HOME").map(PathBuf::from));
-    if candidate_paths.is_empty() {
+/// Where the kubeconfig comes from, in kubectl's order of precedence.
+#[derive(Debug, PartialEq)]
+enum KubeconfigSource {
+    /// `--kubeconfig`: every file named must exist.
+    Flag(Vec<PathBuf>),
+    /// `KUBECONFIG`: a list in which missing files are skipped, as kubectl does.
+    Environment(Vec<PathBuf>),
+    /// `$HOME/.kube/config`.
+    Home(PathBuf),
+}
+
+impl KubeconfigSource {
+    fn choose(
+        flag: Option<&str>,
+        environment: Option<&str>,
+        home: Option<PathBuf>,
+    ) -> Option<Self> {
+        let paths = |list: &str| -> Vec<PathBuf> {
+            std::env::split_paths(list)
+                .filter(|path| !path.as_os_str().is_empty())
+                .collect()
+        };
+        match (flag, environment) {
+            (Some(flag), _) if !flag.trim().is_empty() => Some(Self::Flag(paths(flag))),
+            (_, Some(list)) if !list.trim().is_empty() => Some(Self::Environment(paths(list))),
+            _ => home.map(|home| Self::Home(home.join(".kube").join("config"))),
+        }
+    }
+}
+
+/// Reads and merges the kubeconfig files the flag, `KUBECONFIG` or the home directory
+/// name, like kubectl's loading rules.
+fn read_kubeconfig(flag: Option<&str>) -> Result<Kubeconfig, ClientError> {
+    let environment = std::env::var("KUBECONFIG").ok();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let source = KubeconfigSource::choose(flag, environment.as_deref(), home);
+    let (paths, skip_missing) = match source {
+        Some(KubeconfigSource::Flag(paths)) => (paths, false),
+        Some(KubeconfigSource::Environment(paths)) => (paths, true),
+        Some(KubeconfigSource::Home(path)) => (vec![path], false),
+        None => (Vec::new(), false),
+    };
+    let present: Vec<PathBuf> = paths
+        .into_iter()
+        .filter(|path| !skip_missing || path.exists())
+        .collect();
+    if present.is_empty() {
         return Err(ClientError::Configuration(
             "no kubeconfig found: set --kubeconfig or KUBECONFIG, or create ~/.kube/config"
                 .to_string(),
         ));
     }
     let mut merged = Kubeconfig::default();
-    for path in candidate_paths {
+    for path in present {
         let next = Kubeconfig::read_from(&path).map_err(|error| {
             ClientError::Configuration(format!("loading kubeconfig {}: {error}", path.display()))
         })?;
@@ -73,39 +115,31 @@ fn read_kubeconfig(paths: Option<&str>) -> Result<Kubeconfig, ClientError> {
     Ok(merged)
 }
 
-/// The kubeconfig files to read: the non-empty entries of the given list, or the
-/// default file under the home directory.
-fn kubeconfig_paths(paths: Option<&str>, home: Option<PathBuf>) -> Vec<PathBuf> {
-    match paths {
-        Some(list) if !list.trim().is_empty() => std::env::split_paths(list)
-            .filter(|path| !path.as_os_str().is_empty())
-            .collect(),
-        _ => home
-            .map(|home| vec![home.join(".kube").join("config")])
-            .unwrap_or_default(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn an_explicit_list_is_split_and_empty_entries_are_ignored() {
-        let paths = kubeconfig_paths(Some("/a/config::/b/config"), Some(PathBuf::from("/home/u")));
+    fn the_flag_wins_over_the_environment_which_wins_over_home() {
+        let home = Some(PathBuf::from("/home/u"));
         assert_eq!(
-            paths,
-            vec![PathBuf::from("/a/config"), PathBuf::from("/b/config")]
+            KubeconfigSource::choose(Some("/a/config"), Some("/b/config"), home.clone()),
+            Some(KubeconfigSource::Flag(vec![PathBuf::from("/a/config")]))
         );
-    }
-
-    #[test]
-    fn without_a_list_the_home_directory_default_is_used() {
         assert_eq!(
-            kubeconfig_paths(None, Some(PathBuf::from("/home/u"))),
-            vec![PathBuf::from("/home/u/.kube/config")]
+            KubeconfigSource::choose(None, Some("/a/config::/b/config"), home.clone()),
+            Some(KubeconfigSource::Environment(vec![
+                PathBuf::from("/a/config"),
+                PathBuf::from("/b/config")
+            ]))
         );
-        assert_eq!(kubeconfig_paths(Some(""), None), Vec::<PathBuf>::new());
+        assert_eq!(
+            KubeconfigSource::choose(Some(""), Some(" "), home),
+            Some(KubeconfigSource::Home(PathBuf::from(
+                "/home/u/.kube/config"
+            )))
+        );
+        assert_eq!(KubeconfigSource::choose(None, None, None), None);
     }
 
     #[test]

@@ -94,12 +94,14 @@ pub enum ResolveError {
     #[error("the server doesn't have a resource type \"{0}\"")]
     UnknownResourceType(String),
     #[error(
-        "resource mapping not found for name: \"{name}\" namespace: \"{namespace}\" from \"{source_name}\": no matches for kind \"{kind}\" in version \"{api_version}\"\nensure CRDs are installed first"
+        "resource mapping not found for name: \"{name}\" namespace: \"{namespace}\" from \"{source_name}\" ({location}): no matches for kind \"{kind}\" in version \"{api_version}\"\nensure CRDs are installed first"
     )]
     NoKindMatch {
         name: String,
         namespace: String,
         source_name: String,
+        /// Which document of the source, e.g. `document 2`.
+        location: String,
         kind: String,
         api_version: String,
     },

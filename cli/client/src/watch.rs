@@ -38,14 +38,18 @@ pub async fn watch_and_print(
     )
     .await?;
     let mut events = std::pin::pin!(events);
+    let mut column_definitions = None;
     while let Some(event) = events.try_next().await? {
-        let object = match event {
+        let mut object = match event {
             WatchEvent::Added(object)
             | WatchEvent::Modified(object)
             | WatchEvent::Deleted(object) => object,
             WatchEvent::Bookmark(_) => continue,
             WatchEvent::Error(status) => return Err(ClientError::Server(status)),
         };
+        if request.format.is_table() {
+            fill_column_definitions(&mut object, &mut column_definitions);
+        }
         write!(
             out,
             "{}",
@@ -59,6 +63,23 @@ pub async fn watch_and_print(
         out.flush()?;
     }
     Ok(())
+}
+
+/// The API server sends a Table's column definitions with the first watch event only
+/// (later events carry an empty list), so they are remembered from the first and filled
+/// into the rest.
+pub fn fill_column_definitions(table: &mut Value, remembered: &mut Option<Value>) {
+    let Some(definitions) = table.get_mut("columnDefinitions") else {
+        return;
+    };
+    if definitions
+        .as_array()
+        .is_some_and(|columns| !columns.is_empty())
+    {
+        *remembered = Some(definitions.clone());
+    } else if let Some(columns) = remembered {
+        *definitions = columns.clone();
+    }
 }
 
 /// Prints one watched object: table rows without headers (the event carries a Table
@@ -111,6 +132,18 @@ mod tests {
         let table = json!({"columnDefinitions": [{"name": "Name", "priority": 0}, {"name": "Status", "priority": 0}],
                            "rows": [{"cells": ["web", "Running"]}]});
         assert_eq!(render(OutputFormat::Table, table), "web   Running\n");
+    }
+
+    #[test]
+    fn later_table_events_reuse_the_first_events_columns() {
+        let mut remembered = None;
+        let mut first = json!({"columnDefinitions": [{"name": "Name", "priority": 0}, {"name": "Data", "priority": 0}],
+                               "rows": [{"cells": ["a", 1]}]});
+        fill_column_definitions(&mut first, &mut remembered);
+        let mut later = json!({"columnDefinitions": [], "rows": [{"cells": ["b", 2]}]});
+        fill_column_definitions(&mut later, &mut remembered);
+        assert_eq!(render(OutputFormat::Table, first), "a   1\n");
+        assert_eq!(render(OutputFormat::Table, later), "b   2\n");
     }
 
     #[test]
