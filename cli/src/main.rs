@@ -1,6 +1,7 @@
 //! The `wasmkube` binary: thin wiring of the cluster verbs (up, server, node) and the
 //! kubectl-shaped client verbs.
 
+mod bench;
 mod cluster;
 mod kubeconfig;
 
@@ -28,24 +29,33 @@ enum Command {
     Server(cluster::UpArgs),
     /// Join this machine to a cluster as a node.
     Node(cluster::NodeArgs),
+    /// Benchmark the control plane: durable creates per second and watch delivery latency.
+    Bench(bench::BenchArgs),
     #[command(flatten)]
     Client(ClientCommand),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<std::process::ExitCode> {
+    let cli = Cli::parse();
+    // The cluster verbs log their progress; the client verbs, like kubectl, print only
+    // their results and errors unless WASMKUBE_LOG asks for more.
+    let default_filter = match cli.command {
+        Command::Client(_) => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WASMKUBE_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let code = match cli.command {
         Command::Up(arguments) => cluster::up(arguments).await?,
         Command::Server(arguments) => cluster::server(arguments).await?,
         Command::Node(arguments) => cluster::node(arguments)?,
+        Command::Bench(arguments) => bench::run(arguments).await?,
         Command::Client(command) => {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
             wasmkube_client::run(&cli.global, command, &mut out, &mut err).await?

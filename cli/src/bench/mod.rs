@@ -1,0 +1,148 @@
+//! `wasmkube bench`: the control plane's benchmark. It starts the control plane in this
+//! process on a fresh store and measures, over real HTTP, durable creates per second at
+//! several client counts and how fast watch events reach many watchers.
+
+mod connection;
+mod creates;
+mod samples;
+mod tables;
+mod watchers;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use wasmkube_control_plane::api::ApiOptions;
+use wasmkube_control_plane::server::{ControlPlane, ControlPlaneOptions, start};
+
+use creates::{CreateLoad, Stop};
+use watchers::WatchLoad;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// The create benchmark's client counts; each client has its own keep-alive connection
+    /// (0 skips the create benchmark).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    clients: Vec<usize>,
+    /// How long each client count runs, like 10s or 1m.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Each client stops after this many creates instead of after --duration.
+    #[arg(long)]
+    creates_per_client: Option<usize>,
+    /// The watch benchmark's watcher counts; each watch has its own connection (0 skips
+    /// the watch benchmark).
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    watchers: Vec<usize>,
+    /// How many objects the watch benchmark creates.
+    #[arg(long, default_value_t = 200)]
+    watch_events: usize,
+    /// How many objects per second the watch benchmark creates.
+    #[arg(long, default_value = "40")]
+    watch_rate: NonZeroU32,
+    /// Where the store is kept; it must be new, since every run creates the same names
+    /// (default: a temporary directory, removed afterwards).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let signed: jiff::SignedDuration = text
+        .parse()
+        .map_err(|error| format!("not a duration like 10s or 1m: {error}"))?;
+    Duration::try_from(signed).map_err(|_| "a duration cannot be negative".to_owned())
+}
+
+/// Starts a control plane that listens on a free loopback port.
+async fn start_control_plane(data_dir: PathBuf) -> anyhow::Result<ControlPlane> {
+    let options = ControlPlaneOptions {
+        data_dir,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        api: ApiOptions::default(),
+        compaction_interval: Duration::from_secs(300),
+    };
+    Ok(start(options).await?)
+}
+
+/// Every watcher and client holds two descriptors in this process, its socket and the
+/// server's; the rest covers the store, the listener and the runtime.
+fn descriptors_needed(arguments: &BenchArgs) -> u64 {
+    let connections = arguments
+        .watchers
+        .iter()
+        .chain(&arguments.clients)
+        .copied()
+        .max()
+        .unwrap_or(0)
+        + 1;
+    u64::try_from(connections * 2 + 64).unwrap_or(u64::MAX)
+}
+
+/// A single process with a thousand watchers needs more descriptors than the usual soft
+/// limit of 1024, so the soft limit is raised as far as the hard limit allows.
+fn raise_descriptor_limit(needed: u64) -> anyhow::Result<()> {
+    let limit =
+        rlimit::increase_nofile_limit(u64::MAX).context("cannot raise the limit on open files")?;
+    anyhow::ensure!(
+        limit >= needed,
+        "the benchmark needs {needed} open files but the hard limit is {limit}: raise it (ulimit -Hn) or pass fewer --watchers"
+    );
+    Ok(())
+}
+
+pub async fn run(arguments: BenchArgs) -> anyhow::Result<i32> {
+    raise_descriptor_limit(descriptors_needed(&arguments))?;
+    let temporary = tempfile::tempdir()?;
+    let data_dir = arguments
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    let control_plane = start_control_plane(data_dir).await?;
+    let mut out = std::io::stdout();
+    let clients: Vec<usize> = arguments
+        .clients
+        .iter()
+        .copied()
+        .filter(|count| *count > 0)
+        .collect();
+    if !clients.is_empty() {
+        tables::create_header(&mut out)?;
+    }
+    for clients in clients {
+        let load = CreateLoad {
+            clients,
+            stop: arguments
+                .creates_per_client
+                .map_or(Stop::After(arguments.duration), Stop::Count),
+            name_prefix: format!("bench-{clients}-"),
+        };
+        let report = creates::run(control_plane.address, load).await?;
+        tables::create_row(&mut out, &report)?;
+    }
+    let watchers: Vec<usize> = arguments
+        .watchers
+        .iter()
+        .copied()
+        .filter(|count| *count > 0)
+        .collect();
+    if !watchers.is_empty() {
+        tables::watch_header(&mut out, arguments.watch_events, arguments.watch_rate)?;
+    }
+    for watchers in watchers {
+        let load = WatchLoad {
+            watchers,
+            events: arguments.watch_events,
+            rate: arguments.watch_rate,
+            name_prefix: format!("bench-watch-{watchers}-"),
+            resource_version: control_plane.storage.current_revision(),
+        };
+        let report = watchers::run(control_plane.address, load).await?;
+        tables::watch_row(&mut out, &report)?;
+    }
+    Ok(0)
+}
