@@ -1,4 +1,4 @@
-//! The real kubectl (1.33 for everything, 1.27 for reads) against a real `wasmkube up`: version,
+//! The real kubectl (1.33, then 1.27) against a real `wasmkube up`: version,
 //! api-resources, create namespace, apply of a multi-document file, get as table, yaml
 //! and json, get -w, describe, replace with a stale resourceVersion, delete, and
 //! everything surviving a restart.
@@ -95,15 +95,20 @@ fn exercise(cluster: &Cluster, kubectl: &str) {
         );
     }
 
-    // `kubectl create namespace` sends a protobuf body, which the server does not decode
-    // yet; apply sends JSON.
-    let scratch = "apiVersion: v1
-kind: Namespace
-metadata:
-  name: scratch
-";
-    let created = ok(cluster.kubectl_with_input(kubectl, &["apply", "-f", "-"], Some(scratch)));
+    // `kubectl create namespace` sends its body as protobuf.
+    let created = ok(cluster.kubectl(kubectl, &["create", "namespace", "scratch"]));
     assert!(created.contains("namespace/scratch created"), "{created}");
+    let scratch = ok(cluster.kubectl(
+        kubectl,
+        &[
+            "get",
+            "namespace",
+            "scratch",
+            "-o",
+            "jsonpath={.status.phase}",
+        ],
+    ));
+    assert_eq!(scratch, "Active");
 
     let applied = ok(cluster.kubectl_with_input(kubectl, &["apply", "-f", "-"], Some(MANIFEST)));
     for expected in [
@@ -312,10 +317,9 @@ fn kubectl_drives_the_cluster_and_objects_survive_a_restart() {
         table.contains("deployment.apps/web") && table.contains("service/web"),
         "{table}"
     );
-    // kubectl 1.27's apply validates on the client with the protobuf OpenAPI v2
-    // document, which the server does not serve yet; its write verbs are exercised
-    // once that lands. 1.33 validates on the server.
-    clean_up(&cluster, "kubectl.1.33");
-    exercise(&cluster, "kubectl.1.33");
-    clean_up(&cluster, "kubectl.1.33");
+    // The whole exercise again with kubectl 1.27, whose apply validates on the client
+    // with the protobuf OpenAPI v2 document.
+    clean_up(&cluster, "kubectl.1.27");
+    exercise(&cluster, "kubectl.1.27");
+    clean_up(&cluster, "kubectl.1.27");
 }
