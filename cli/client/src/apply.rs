@@ -14,7 +14,7 @@ use crate::apply_patch::{
 use crate::error::ClientError;
 use crate::manifests::{ManifestObject, load_manifests};
 use crate::options::Connection;
-use crate::resolve::{DiscoveredResource, ResolveError, ResourceCatalog};
+use crate::resolve::{DiscoveredResource, KindNotServed, ResolveError, ResourceCatalog};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApplyArgs {
@@ -41,14 +41,14 @@ pub fn plan_objects<'catalog>(
     let mut planned = Vec::with_capacity(manifests.len());
     for mut manifest in manifests {
         let Some(resource) = catalog.resolve_kind(manifest.api_version(), manifest.kind()) else {
-            return Err(ResolveError::NoKindMatch {
+            return Err(ResolveError::NoKindMatch(Box::new(KindNotServed {
                 name: manifest.name().to_string(),
                 namespace: manifest.namespace().to_string(),
                 source_name: manifest.source.clone(),
                 location: manifest.location(),
                 kind: manifest.kind().to_string(),
                 api_version: manifest.api_version().to_string(),
-            }
+            }))
             .into());
         };
         if manifest.name().is_empty() {

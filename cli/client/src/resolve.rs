@@ -93,20 +93,26 @@ impl DiscoveredResource {
 pub enum ResolveError {
     #[error("the server doesn't have a resource type \"{0}\"")]
     UnknownResourceType(String),
-    #[error(
-        "resource mapping not found for name: \"{name}\" namespace: \"{namespace}\" from \"{source_name}\" ({location}): no matches for kind \"{kind}\" in version \"{api_version}\"\nensure CRDs are installed first"
-    )]
-    NoKindMatch {
-        name: String,
-        namespace: String,
-        source_name: String,
-        /// Which document of the source, e.g. `document 2`.
-        location: String,
-        kind: String,
-        api_version: String,
-    },
+    /// Boxed because it carries many parts and every other error is small.
+    #[error("{0}")]
+    NoKindMatch(Box<KindNotServed>),
     #[error("discovery: {0}")]
     Discovery(String),
+}
+
+/// A manifest whose apiVersion and kind the server does not serve.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "resource mapping not found for name: \"{name}\" namespace: \"{namespace}\" from \"{source_name}\" ({location}): no matches for kind \"{kind}\" in version \"{api_version}\"\nensure CRDs are installed first"
+)]
+pub struct KindNotServed {
+    pub name: String,
+    pub namespace: String,
+    pub source_name: String,
+    /// Which document of the source, e.g. `document 2`.
+    pub location: String,
+    pub kind: String,
+    pub api_version: String,
 }
 
 /// Every served resource, core group first, then groups in the server's order, each
