@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::schema::{FieldKind, MessageSchema};
+use crate::schema::{FieldKind, INT_OR_STRING, MessageSchema};
 use crate::wire::{FieldReader, WireValue};
 
 /// Converts one message to a JSON object.
@@ -28,6 +28,13 @@ pub fn message_to_json(schema: &MessageSchema, bytes: &[u8]) -> Result<Map<Strin
             ));
         };
         let context = || format!("{}.{}", schema.name, field.name);
+        if let FieldKind::Inline(embedded) = field.kind {
+            let fields = length_delimited(value)
+                .and_then(|bytes| message_to_json(embedded, bytes))
+                .map_err(|error| format!("{}: {error}", context()))?;
+            object.extend(fields);
+            continue;
+        }
         if let FieldKind::MapOf(value_kind) = field.kind {
             let (key, entry) =
                 map_entry(value_kind, value).map_err(|error| format!("{}: {error}", context()))?;
@@ -87,7 +94,9 @@ fn scalar_or_message(kind: &FieldKind, value: WireValue) -> Result<Option<Value>
         FieldKind::Bool => Value::Bool(varint(value)? != 0),
         // Go writes negative int32 and int64 values as ten-byte two's complement.
         FieldKind::Integer => Value::from(varint(value)? as i64),
-        FieldKind::Message(schema) => {
+        // `message_to_json` merges an embedded struct into its parent before it gets
+        // here; anywhere else it is an ordinary message.
+        FieldKind::Message(schema) | FieldKind::Inline(schema) => {
             Value::Object(message_to_json(schema, length_delimited(value)?)?)
         }
         FieldKind::Time => return timestamp(length_delimited(value)?),
@@ -101,9 +110,25 @@ fn scalar_or_message(kind: &FieldKind, value: WireValue) -> Result<Option<Value>
             }
             Value::String(string)
         }
+        FieldKind::IntOrString => int_or_string(length_delimited(value)?)?,
         FieldKind::MapOf(_) => return Err("a map cannot be nested in a map".into()),
     };
     Ok(Some(json))
+}
+
+/// An `intstr.IntOrString`: its string when its type is 1, its number otherwise. An
+/// empty one is the number 0, as Go's JSON writes it; Kubernetes' defaulting reads 0
+/// as unset (a Service's targetPort becomes its port).
+fn int_or_string(bytes: &[u8]) -> Result<Value, String> {
+    let mut parts = message_to_json(&INT_OR_STRING, bytes)?;
+    let value = if parts.get("type").and_then(Value::as_i64) == Some(1) {
+        parts
+            .remove("strVal")
+            .unwrap_or_else(|| Value::String(String::new()))
+    } else {
+        parts.remove("intVal").unwrap_or_else(|| Value::from(0))
+    };
+    Ok(value)
 }
 
 /// A `meta.v1.Time`: seconds since the epoch (field 1); an empty message is the zero

@@ -7,8 +7,9 @@
 //! object itself as protobuf. [`decode_object`] turns such a body into the same JSON a
 //! JSON client would have sent, so everything after decoding (admission, validation,
 //! storage) stays JSON-only. The layouts of the kinds kubectl's typed `create` verbs send
-//! are in `schema`; other kinds (a Pod from `kubectl run`, a Deployment from `kubectl
-//! create deployment`) are refused with an error that says to send JSON instead.
+//! (from a Namespace or a Secret up to a Deployment, Job, CronJob or Service with its
+//! whole pod template) are in `schema`; other kinds are refused with an error that says
+//! to send JSON instead.
 //!
 //! kubectl 1.27 also insists on fetching the OpenAPI v2 document as protobuf (gnostic's
 //! `openapi.v2.Document`); [`openapi_v2`] encodes the subset of it this server publishes.
