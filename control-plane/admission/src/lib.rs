@@ -22,12 +22,19 @@ mod validation;
 pub use field_error::{FieldError, FieldErrorReason};
 pub use labels::{qualified_name_problems, selector_matches};
 pub use names::NameRule;
+pub use pod_resources::qos_class;
 
 /// Kubernetes' defaulting (`SetDefaults_*`, plus the registry's create-time defaults the brief
 /// asks for, such as a Namespace's `kubernetes` finalizer) for a kind, in place. Unknown kinds
 /// are left unchanged.
 pub fn apply_defaults(kind: &str, object: &mut serde_json::Value) {
     defaults::apply_defaults(kind, object);
+}
+
+/// What is filled in only when an object is created, after the server has given it
+/// its name and uid: a pod's default service account, a Job's generated selector.
+pub fn apply_create_time_defaults(kind: &str, object: &mut serde_json::Value) {
+    defaults::apply_create_time_defaults(kind, object);
 }
 
 /// Validation of a create (`old` is `None`) or an update (`old` is the stored object). Returns

@@ -1,19 +1,19 @@
-//! The LimitRanger admission plugin for pods (`plugin/pkg/admission/limitranger`): fills in
-//! default requests and limits from `Container` limits, then enforces `min`, `max` and
-//! `maxLimitRequestRatio` for `Container` and `Pod` limits. Kubernetes runs it on pod creates
-//! only (containers' resources cannot change through a pod update).
+//! The LimitRanger admission plugin (`plugin/pkg/admission/limitranger`). Its mutating half fills
+//! in pods' default requests and limits from `Container` limits; its validating half enforces
+//! `min`, `max` and `maxLimitRequestRatio` of `Container` and `Pod` limits on pods, and `min` and
+//! `max` of `PersistentVolumeClaim` limits on claims' storage requests.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::pod_resources::{ResourceList, parse_resource_list, pod_resources};
+use crate::pod_resources::{ResourceList, container_resources, parse_resource_list};
 use crate::quantity::Quantity;
 
 /// The annotation LimitRanger records its defaults in.
 pub const LIMIT_RANGER_ANNOTATION: &str = "kubernetes.io/limit-ranger";
 
-/// A pod that violates a LimitRange. The text is what Kubernetes puts after
+/// An object that violates a LimitRange. The text is what Kubernetes puts after
 /// `pods "<name>" is forbidden: `.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitRangeError {
@@ -41,16 +41,43 @@ fn aggregate_message(messages: &[String]) -> String {
     }
 }
 
-/// Applies every LimitRange in order, stopping at the first one the pod violates, as the
-/// plugin does.
-pub fn admit_pod(pod: &mut Value, limit_ranges: &[Value]) -> Result<(), LimitRangeError> {
+/// Whether LimitRanger looks at a write of this kind: pod creates (a pod's containers cannot
+/// change afterwards) and claim creates and updates.
+pub fn handles(kind: &str, creating: bool) -> bool {
+    match kind {
+        "Pod" => creating,
+        "PersistentVolumeClaim" => true,
+        _ => false,
+    }
+}
+
+fn items(limit_range: &Value) -> &[Value] {
+    limit_range
+        .pointer("/spec/limits")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice)
+}
+
+/// The mutating half: applies each LimitRange's container defaults in turn. Only pods get
+/// defaults; a claim must state its storage request itself.
+pub fn apply_defaults(kind: &str, object: &mut Value, limit_ranges: &[Value]) {
+    if kind != "Pod" {
+        return;
+    }
     for limit_range in limit_ranges {
-        let items = limit_range
-            .pointer("/spec/limits")
-            .and_then(Value::as_array)
-            .map_or(&[][..], Vec::as_slice);
-        apply_container_defaults(pod, items);
-        let messages = check_constraints(pod, items);
+        apply_container_defaults(object, items(limit_range));
+    }
+}
+
+/// The validating half: checks the LimitRanges in order and reports the violations of the first
+/// one the object breaks, as the plugin does.
+pub fn validate(kind: &str, object: &Value, limit_ranges: &[Value]) -> Result<(), LimitRangeError> {
+    for limit_range in limit_ranges {
+        let messages = match kind {
+            "Pod" => check_pod(object, items(limit_range)),
+            "PersistentVolumeClaim" => check_claim(object, items(limit_range)),
+            _ => Vec::new(),
+        };
         if !messages.is_empty() {
             return Err(LimitRangeError::Violations { messages });
         }
@@ -147,9 +174,10 @@ fn merge_defaults(
     set
 }
 
-/// Checks every `min`, `max` and `maxLimitRequestRatio` of every item, in Kubernetes' order
-/// (resource names sorted within each list).
-fn check_constraints(pod: &Value, items: &[Value]) -> Vec<String> {
+/// `PodValidateLimitFunc`: every `min`, `max` and `maxLimitRequestRatio` of every item, per
+/// container for `Container` items and on the pod's totals for `Pod` items (resource names
+/// sorted within each list, where Go's map order is random).
+fn check_pod(pod: &Value, items: &[Value]) -> Vec<String> {
     let mut messages = Vec::new();
     for item in items {
         let limit_type = item.get("type").and_then(Value::as_str).unwrap_or_default();
@@ -169,7 +197,10 @@ fn check_constraints(pod: &Value, items: &[Value]) -> Vec<String> {
                     )
                 })
                 .collect(),
-            "Pod" => vec![(pod_resources(pod, "requests"), pod_resources(pod, "limits"))],
+            "Pod" => vec![(
+                container_resources(pod, "requests"),
+                container_resources(pod, "limits"),
+            )],
             _ => Vec::new(),
         };
         let constraints = |name: &str| parse_resource_list(item.get(name));
@@ -204,6 +235,35 @@ fn check_constraints(pod: &Value, items: &[Value]) -> Vec<String> {
     messages
 }
 
+/// `PersistentVolumeClaimValidateLimitFunc`: `min` and `max` of `PersistentVolumeClaim` items
+/// against the claim's requests; a claim's limits are not user input, so they are ignored.
+fn check_claim(claim: &Value, items: &[Value]) -> Vec<String> {
+    let requests = parse_resource_list(claim.pointer("/spec/resources/requests"));
+    let no_limits = ResourceList::new();
+    let checks = Constraint {
+        limit_type: "PersistentVolumeClaim",
+        requests: &requests,
+        limits: &no_limits,
+    };
+    let mut messages = Vec::new();
+    for item in items
+        .iter()
+        .filter(|item| item.get("type").and_then(Value::as_str) == Some("PersistentVolumeClaim"))
+    {
+        messages.extend(
+            parse_resource_list(item.get("min"))
+                .iter()
+                .filter_map(|(name, enforced)| checks.minimum(name, enforced)),
+        );
+        messages.extend(
+            parse_resource_list(item.get("max"))
+                .iter()
+                .filter_map(|(name, enforced)| checks.maximum_request(name, enforced)),
+        );
+    }
+    messages
+}
+
 /// The requests and limits of one container (or of the whole pod) under one LimitRange item.
 struct Constraint<'a> {
     limit_type: &'a str,
@@ -217,17 +277,17 @@ impl Constraint<'_> {
         let limit_type = self.limit_type;
         let Some(request) = self.requests.get(name) else {
             return Some(format!(
-                "Minimum {name} usage per {limit_type} is {enforced}.  No request is specified."
+                "minimum {name} usage per {limit_type} is {enforced}.  No request is specified"
             ));
         };
         if request.milli_value() < enforced.milli_value() {
             return Some(format!(
-                "Minimum {name} usage per {limit_type} is {enforced}, but request is {request}."
+                "minimum {name} usage per {limit_type} is {enforced}, but request is {request}"
             ));
         }
         match self.limits.get(name) {
             Some(limit) if limit.milli_value() < enforced.milli_value() => Some(format!(
-                "Minimum {name} usage per {limit_type} is {enforced}, but limit is {limit}."
+                "minimum {name} usage per {limit_type} is {enforced}, but limit is {limit}"
             )),
             _ => None,
         }
@@ -238,20 +298,33 @@ impl Constraint<'_> {
         let limit_type = self.limit_type;
         let Some(limit) = self.limits.get(name) else {
             return Some(format!(
-                "Maximum {name} usage per {limit_type} is {enforced}.  No limit is specified."
+                "maximum {name} usage per {limit_type} is {enforced}.  No limit is specified"
             ));
         };
         if limit.milli_value() > enforced.milli_value() {
             return Some(format!(
-                "Maximum {name} usage per {limit_type} is {enforced}, but limit is {limit}."
+                "maximum {name} usage per {limit_type} is {enforced}, but limit is {limit}"
             ));
         }
         match self.requests.get(name) {
             Some(request) if request.milli_value() > enforced.milli_value() => Some(format!(
-                "Maximum {name} usage per {limit_type} is {enforced}, but request is {request}."
+                "maximum {name} usage per {limit_type} is {enforced}, but request is {request}"
             )),
             _ => None,
         }
+    }
+
+    /// `maxRequestConstraint`, for kinds whose limits are not user input.
+    fn maximum_request(&self, name: &str, enforced: &Quantity) -> Option<String> {
+        let limit_type = self.limit_type;
+        let Some(request) = self.requests.get(name) else {
+            return Some(format!(
+                "maximum {name} usage per {limit_type} is {enforced}.  No request is specified"
+            ));
+        };
+        (request.milli_value() > enforced.milli_value()).then(|| {
+            format!("maximum {name} usage per {limit_type} is {enforced}, but request is {request}")
+        })
     }
 
     /// `limitRequestRatioConstraint`; the ratio is compared exactly and printed like Go's `%f`.
@@ -264,7 +337,7 @@ impl Constraint<'_> {
             .unwrap_or_default();
         if request == 0 {
             return Some(format!(
-                "{name} max limit to request ratio per {limit_type} is {enforced}, but no request is specified or request is 0."
+                "{name} max limit to request ratio per {limit_type} is {enforced}, but no request is specified or request is 0"
             ));
         }
         let limit = self
@@ -274,13 +347,13 @@ impl Constraint<'_> {
             .unwrap_or_default();
         if limit == 0 {
             return Some(format!(
-                "{name} max limit to request ratio per {limit_type} is {enforced}, but no limit is specified or limit is 0."
+                "{name} max limit to request ratio per {limit_type} is {enforced}, but no limit is specified or limit is 0"
             ));
         }
         if limit.saturating_mul(1000) > enforced.milli_value().saturating_mul(request) {
             let observed = limit as f64 / request as f64;
             return Some(format!(
-                "{name} max limit to request ratio per {limit_type} is {enforced}, but provided ratio is {observed:.6}."
+                "{name} max limit to request ratio per {limit_type} is {enforced}, but provided ratio is {observed:.6}"
             ));
         }
         None
@@ -296,20 +369,43 @@ mod tests {
         json!({"metadata": {"name": "limits"}, "spec": {"limits": limits}})
     }
 
+    /// Both halves, as the API server runs them on a pod create.
+    fn admit(pod: &mut Value, ranges: &[Value]) -> Result<(), LimitRangeError> {
+        apply_defaults("Pod", pod, ranges);
+        validate("Pod", pod, ranges)
+    }
+
     #[test]
     fn defaults_are_filled_and_annotated() {
-        let mut pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "resources": {"limits": {"cpu": "1"}}}]}});
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": {
+            "containers": [{"name": "app", "resources": {"limits": {"cpu": "1"}}}],
+            "initContainers": [{"name": "setup"}]
+        }});
         let ranges = [limit_range(
             json!([{"type": "Container", "default": {"cpu": "500m", "memory": "512Mi"}, "defaultRequest": {"cpu": "100m", "memory": "256Mi"}}]),
         )];
-        assert_eq!(admit_pod(&mut pod, &ranges), Ok(()));
+        assert_eq!(admit(&mut pod, &ranges), Ok(()));
         assert_eq!(
             pod["spec"]["containers"][0]["resources"],
             json!({"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "100m", "memory": "256Mi"}})
         );
         assert_eq!(
+            pod["spec"]["initContainers"][0]["resources"]["limits"],
+            json!({"cpu": "500m", "memory": "512Mi"})
+        );
+        assert_eq!(
             pod["metadata"]["annotations"][LIMIT_RANGER_ANNOTATION],
-            "LimitRanger plugin set: cpu, memory request for container app; memory limit for container app"
+            "LimitRanger plugin set: cpu, memory request for container app; memory limit for container app; cpu, memory request for init container setup; cpu, memory limit for init container setup"
+        );
+        let mut untouched = json!({"spec": {"containers": [{"name": "app"}]}});
+        apply_defaults(
+            "Pod",
+            &mut untouched,
+            &[limit_range(json!([{"type": "Pod", "max": {"cpu": "1"}}]))],
+        );
+        assert_eq!(
+            untouched,
+            json!({"spec": {"containers": [{"name": "app"}]}})
         );
     }
 
@@ -319,38 +415,87 @@ mod tests {
         let ranges = [limit_range(
             json!([{"type": "Container", "max": {"memory": "1Gi"}}]),
         )];
-        let error = admit_pod(&mut pod, &ranges).unwrap_err();
+        let error = admit(&mut pod, &ranges).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "Maximum memory usage per Container is 1Gi, but limit is 2Gi."
+            "maximum memory usage per Container is 1Gi, but limit is 2Gi"
         );
         let mut pod = json!({"spec": {"containers": [{"name": "app", "resources": {"limits": {"cpu": "50m"}, "requests": {"cpu": "50m"}}}]}});
         let ranges = [limit_range(
             json!([{"type": "Container", "min": {"cpu": "100m"}, "max": {"memory": "1Gi"}, "default": {}}]),
         )];
-        let error = admit_pod(&mut pod, &ranges).unwrap_err();
+        let error = admit(&mut pod, &ranges).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "[Minimum cpu usage per Container is 100m, but request is 50m., Maximum memory usage per Container is 1Gi.  No limit is specified.]"
+            "[minimum cpu usage per Container is 100m, but request is 50m, maximum memory usage per Container is 1Gi.  No limit is specified]"
         );
     }
 
     #[test]
+    fn the_first_violated_range_is_reported() {
+        let pod = json!({"spec": {"containers": [{"name": "app", "resources": {"limits": {"cpu": "2"}, "requests": {"cpu": "2"}}}]}});
+        let ranges = [
+            limit_range(json!([{"type": "Container", "max": {"cpu": "4"}}])),
+            limit_range(json!([{"type": "Container", "max": {"cpu": "1"}}])),
+            limit_range(json!([{"type": "Container", "max": {"cpu": "500m"}}])),
+        ];
+        assert_eq!(
+            validate("Pod", &pod, &ranges).unwrap_err().to_string(),
+            "maximum cpu usage per Container is 1, but limit is 2"
+        );
+        assert_eq!(validate("ConfigMap", &json!({}), &ranges), Ok(()));
+        assert!(handles("Pod", true) && !handles("Pod", false));
+        assert!(handles("PersistentVolumeClaim", false) && !handles("Service", true));
+    }
+
+    #[test]
     fn pod_totals_and_ratios() {
-        let mut pod = json!({"spec": {"containers": [
-            {"name": "a", "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "250m"}}},
-            {"name": "b", "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "250m"}}}
-        ]}});
+        let mut pod = json!({"spec": {
+            "containers": [
+                {"name": "a", "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "250m"}}},
+                {"name": "b", "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "250m"}}}
+            ],
+            "overhead": {"cpu": "10"}
+        }});
         let ranges = [limit_range(
             json!([{"type": "Pod", "max": {"cpu": "1500m"}, "maxLimitRequestRatio": {"cpu": "2"}}]),
         )];
-        let error = admit_pod(&mut pod, &ranges).unwrap_err();
+        let error = admit(&mut pod, &ranges).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "[Maximum cpu usage per Pod is 1500m, but limit is 2., cpu max limit to request ratio per Pod is 2, but provided ratio is 4.000000.]"
+            "[maximum cpu usage per Pod is 1500m, but limit is 2, cpu max limit to request ratio per Pod is 2, but provided ratio is 4.000000]"
         );
         let mut fitting = json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "1"}}}]}});
-        assert_eq!(admit_pod(&mut fitting, &ranges), Ok(()));
-        assert_eq!(admit_pod(&mut fitting, &[]), Ok(()));
+        assert_eq!(admit(&mut fitting, &ranges), Ok(()));
+        assert_eq!(admit(&mut fitting, &[]), Ok(()));
+    }
+
+    #[test]
+    fn claims_are_held_to_their_storage_request() {
+        let ranges = [limit_range(
+            json!([{"type": "PersistentVolumeClaim", "min": {"storage": "1Gi"}, "max": {"storage": "10Gi"}}]),
+        )];
+        let claim = |storage: &str| json!({"spec": {"resources": {"requests": {"storage": storage}, "limits": {"storage": "100Gi"}}}});
+        let refusal = |claim: &Value| {
+            validate("PersistentVolumeClaim", claim, &ranges)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            validate("PersistentVolumeClaim", &claim("5Gi"), &ranges),
+            Ok(())
+        );
+        assert_eq!(
+            refusal(&claim("20Gi")),
+            "maximum storage usage per PersistentVolumeClaim is 10Gi, but request is 20Gi"
+        );
+        assert_eq!(
+            refusal(&claim("500Mi")),
+            "minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 500Mi"
+        );
+        assert_eq!(
+            refusal(&json!({"spec": {}})),
+            "[minimum storage usage per PersistentVolumeClaim is 1Gi.  No request is specified, maximum storage usage per PersistentVolumeClaim is 10Gi.  No request is specified]"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! A pod's effective resource requests and limits, computed like `resourcehelper.PodRequests`
 //! and `PodLimits`: the sum of the app containers and sidecars, or the largest init container
-//! step if that is bigger, plus the pod overhead.
+//! step if that is bigger, plus the pod overhead. Also the pod's QoS class.
 
 use std::collections::BTreeMap;
 
@@ -61,8 +61,17 @@ fn container_list(container: &Value, which: &str) -> ResourceList {
     parse_resource_list(container.pointer(&format!("/resources/{which}")))
 }
 
-/// The pod's effective `requests` or `limits` (`which`).
+/// The pod's effective `requests` or `limits` (`which`), overhead included, as quota counts them.
 pub fn pod_resources(pod: &Value, which: &str) -> ResourceList {
+    add_lists(
+        &container_resources(pod, which),
+        &parse_resource_list(pod.pointer("/spec/overhead")),
+    )
+}
+
+/// The pod's effective `requests` or `limits` of its containers alone: LimitRanger's
+/// `podRequests`/`podLimits` leave the overhead out.
+pub fn container_resources(pod: &Value, which: &str) -> ResourceList {
     let mut total = ResourceList::new();
     for container in containers(pod, "containers") {
         total = add_lists(&total, &container_list(container, which));
@@ -82,11 +91,44 @@ pub fn pod_resources(pod: &Value, which: &str) -> ResourceList {
             init_peak = max_lists(&init_peak, &add_lists(&amounts, &sidecars));
         }
     }
-    let effective = max_lists(&total, &init_peak);
-    add_lists(
-        &effective,
-        &parse_resource_list(pod.pointer("/spec/overhead")),
-    )
+    max_lists(&total, &init_peak)
+}
+
+/// Kubernetes' QoS class (`qos.GetPodQOS`) from the cpu and memory of every container: BestEffort
+/// when none asks for any, Guaranteed when every container limits both and the summed requests
+/// equal the summed limits, Burstable otherwise. Zero amounts count as unset.
+pub fn qos_class(pod: &Value) -> &'static str {
+    let mut requests = ResourceList::new();
+    let mut limits = ResourceList::new();
+    let mut guaranteed = true;
+    let supported = |list: ResourceList| -> ResourceList {
+        list.into_iter()
+            .filter(|(name, quantity)| {
+                matches!(name.as_str(), "cpu" | "memory") && *quantity > Quantity::zero()
+            })
+            .collect()
+    };
+    for container in containers(pod, "containers")
+        .iter()
+        .chain(containers(pod, "initContainers"))
+    {
+        requests = add_lists(&requests, &supported(container_list(container, "requests")));
+        let container_limits = supported(container_list(container, "limits"));
+        guaranteed &= container_limits.len() == 2;
+        limits = add_lists(&limits, &container_limits);
+    }
+    if requests.is_empty() && limits.is_empty() {
+        return "BestEffort";
+    }
+    guaranteed &= requests.len() == limits.len()
+        && requests
+            .iter()
+            .all(|(name, request)| limits.get(name) == Some(request));
+    if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
 }
 
 #[cfg(test)]
@@ -118,5 +160,38 @@ mod tests {
             vec!["cpu=2010m".to_string(), "memory=128Mi".to_string()]
         );
         assert!(pod_resources(&json!({"spec": {}}), "limits").is_empty());
+        assert_eq!(
+            rendered(&container_resources(&pod, "requests")),
+            vec!["cpu=2".to_string(), "memory=128Mi".to_string()]
+        );
+    }
+
+    #[test]
+    fn qos_classes() {
+        let pod = |resources: Value| json!({"spec": {"containers": [{"name": "a", "resources": resources}]}});
+        assert_eq!(qos_class(&pod(json!({}))), "BestEffort");
+        assert_eq!(
+            qos_class(&pod(
+                json!({"requests": {"cpu": "0"}, "limits": {"ephemeral-storage": "1Gi"}})
+            )),
+            "BestEffort"
+        );
+        let equal = json!({"cpu": "1", "memory": "1Gi"});
+        assert_eq!(
+            qos_class(&pod(json!({"requests": equal, "limits": equal}))),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&pod(
+                json!({"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": equal})
+            )),
+            "Burstable"
+        );
+        assert_eq!(
+            qos_class(&pod(
+                json!({"limits": {"cpu": "1"}, "requests": {"cpu": "1"}})
+            )),
+            "Burstable"
+        );
     }
 }

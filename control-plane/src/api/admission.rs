@@ -1,15 +1,17 @@
 //! Admission of a create or update: Kubernetes' defaulting, the namespace lifecycle,
-//! validation and Service address allocation.
+//! LimitRanger, validation, ResourceQuota and Service address allocation.
 
 use serde_json::{Value, json};
 use tokio::sync::MutexGuard;
+use wasmkube_admission::limit_range;
 
 use super::ApiState;
 use super::allocation::allocate_service_addresses;
 use super::metadata::name_of;
+use super::quota::{self, QuotaCharge};
 use super::status::{ApiError, ApiResult, StatusCause};
 use crate::resources::ResourceType;
-use crate::store::ObjectKey;
+use crate::store::{ListRequest, ObjectKey, key_prefix};
 
 fn namespace_of(object: &Value) -> &str {
     object
@@ -50,7 +52,10 @@ fn check_namespace_lifecycle(
 /// class; a new namespace is Active.
 fn initial_status(resource: &ResourceType, object: &mut Value) {
     match resource.kind {
-        "Pod" => object["status"] = json!({"phase": "Pending", "qosClass": qos_class(object)}),
+        "Pod" => {
+            let qos_class = wasmkube_admission::qos_class(object);
+            object["status"] = json!({"phase": "Pending", "qosClass": qos_class});
+        }
         "Namespace" => object["status"] = json!({"phase": "Active"}),
         _ if resource.has_status() => {
             if let Some(fields) = object.as_object_mut() {
@@ -87,41 +92,6 @@ fn merge_secret_string_data(secret: &mut Value) {
     }
 }
 
-/// Kubernetes' QoS class: Guaranteed when every container's cpu and memory limits equal
-/// its requests, BestEffort when no container asks for anything, Burstable otherwise.
-fn qos_class(pod: &Value) -> &'static str {
-    let containers: Vec<&Value> = ["/spec/containers", "/spec/initContainers"]
-        .iter()
-        .filter_map(|pointer| pod.pointer(pointer).and_then(Value::as_array))
-        .flatten()
-        .collect();
-    let quantity = |container: &Value, section: &str, resource: &str| {
-        container
-            .pointer(&format!("/resources/{section}/{resource}"))
-            .and_then(Value::as_str)
-            .and_then(|text| wasmkube_admission::quantity::Quantity::parse(text).ok())
-            .filter(|quantity| !quantity.is_zero())
-    };
-    let mut any_set = false;
-    let mut guaranteed = true;
-    for container in containers {
-        for resource in ["cpu", "memory"] {
-            let (request, limit) = (
-                quantity(container, "requests", resource),
-                quantity(container, "limits", resource),
-            );
-            any_set |= request.is_some() || limit.is_some();
-            // A limit without a request defaults the request to the limit.
-            guaranteed &= limit.is_some() && (request.is_none() || request == limit);
-        }
-    }
-    match (any_set, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        (true, false) => "Burstable",
-    }
-}
-
 fn invalid(
     resource: &ResourceType,
     object: &Value,
@@ -138,32 +108,101 @@ fn invalid(
     ApiError::invalid(resource, name_of(object), causes)
 }
 
-/// Admits `object` (the new state; `old` is the current one on update). The returned
-/// guard, when any, must be held until the write is done.
+/// The LimitRanges that apply to the write, in the order LimitRanger sees them; none when
+/// LimitRanger leaves the write alone (it also skips objects already being deleted).
+fn limit_ranges(
+    state: &ApiState,
+    resource: &ResourceType,
+    object: &Value,
+    old: Option<&Value>,
+) -> ApiResult<Vec<Value>> {
+    let being_deleted = old
+        .and_then(|old| old.pointer("/metadata/deletionTimestamp"))
+        .is_some_and(|stamp| !stamp.is_null());
+    if !limit_range::handles(resource.kind, old.is_none()) || being_deleted {
+        return Ok(Vec::new());
+    }
+    let page = state
+        .storage
+        .list(&ListRequest {
+            prefix: key_prefix("limitranges", Some(namespace_of(object))),
+            ..Default::default()
+        })
+        .map_err(|error| ApiError::internal(error.to_string()))?;
+    Ok(page
+        .items
+        .into_iter()
+        .map(|(_, stored)| (*stored.object).clone())
+        .collect())
+}
+
+/// What admission leaves to the write: the lock to hold until the write is done, and the
+/// quotas whose usage to record once it is.
+pub struct Admission<'a> {
+    _lock: Option<MutexGuard<'a, ()>>,
+    charge: Option<QuotaCharge>,
+}
+
+impl Admission<'_> {
+    /// Call once the object is written: records its usage in the quotas it was charged to,
+    /// then releases the lock. A write that is not made (dry run, conflict) just drops this.
+    pub async fn written(self, state: &ApiState) {
+        if let Some(charge) = self.charge {
+            quota::record(state, charge).await;
+        }
+    }
+}
+
+/// Admits `object` (the new state; `old` is the current one on update), in Kubernetes' order:
+/// defaulting, the namespace lifecycle, LimitRanger's defaults, the strategy's status and
+/// validation, LimitRanger's limits, then quota.
 pub async fn admit<'a>(
     state: &'a ApiState,
     resource: &ResourceType,
     object: &mut Value,
     old: Option<&Value>,
-) -> ApiResult<Option<MutexGuard<'a, ()>>> {
+) -> ApiResult<Admission<'a>> {
     wasmkube_admission::apply_defaults(resource.kind, object);
     if resource.kind == "Secret" {
         merge_secret_string_data(object);
     }
     let creating = old.is_none();
     if creating {
+        wasmkube_admission::apply_create_time_defaults(resource.kind, object);
+    }
+    if creating && resource.namespaced {
+        check_namespace_lifecycle(state, resource, object)?;
+    }
+    let limit_ranges = limit_ranges(state, resource, object, old)?;
+    limit_range::apply_defaults(resource.kind, object, &limit_ranges);
+    if creating {
         initial_status(resource, object);
-        if resource.namespaced {
-            check_namespace_lifecycle(state, resource, object)?;
-        }
     }
     wasmkube_admission::validate(resource.kind, object, old)
         .map_err(|errors| invalid(resource, object, errors))?;
-    if resource.kind != "Service" {
-        return Ok(None);
+    limit_range::validate(resource.kind, object, &limit_ranges)
+        .map_err(|error| ApiError::forbidden(resource, name_of(object), &error.to_string()))?;
+    let quota_request = quota::pending(state, resource, object, old)?;
+    let new_limits = resource.kind == "ResourceQuota"
+        && old.is_none_or(|old| old.pointer("/spec/hard") != object.pointer("/spec/hard"));
+    let lock = if quota_request.is_some() || new_limits || resource.kind == "Service" {
+        Some(state.allocation_lock.lock().await)
+    } else {
+        None
+    };
+    let charge = match quota_request {
+        Some(request) => Some(quota::check(state, resource, request, object)?),
+        None => None,
+    };
+    if new_limits {
+        object["status"] = quota::status_of_new_limits(state, object, creating)?;
     }
-    let guard = state.allocation_lock.lock().await;
-    allocate_service_addresses(state, object, old)
-        .map_err(|errors| invalid(resource, object, errors))?;
-    Ok(Some(guard))
+    if resource.kind == "Service" {
+        allocate_service_addresses(state, object, old)
+            .map_err(|errors| invalid(resource, object, errors))?;
+    }
+    Ok(Admission {
+        _lock: lock,
+        charge,
+    })
 }

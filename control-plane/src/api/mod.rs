@@ -12,6 +12,7 @@ mod metrics;
 mod negotiate;
 mod openapi;
 mod query;
+mod quota;
 mod selectors;
 mod status;
 mod subresources;
@@ -61,7 +62,8 @@ pub struct ApiState {
     pub options: ApiOptions,
     pub metrics: Metrics,
     /// Serializes writes that allocate from a shared pool (Service cluster IPs and node
-    /// ports), so two concurrent creates cannot both take the last free address.
+    /// ports, and quota), so two concurrent creates cannot both take the last free address
+    /// or the last unit of a quota.
     pub(crate) allocation_lock: tokio::sync::Mutex<()>,
 }
 
@@ -163,9 +165,31 @@ async fn route_resource(
     }
 }
 
+/// How much of an oversized body is read and thrown away before answering 413. A
+/// client that is still sending when the server answers and closes would see a broken
+/// connection instead of the 413 that names the problem.
+const OVERSIZED_BODY_DRAIN_BYTES: usize = 4 * negotiate::MAX_REQUEST_BODY_BYTES;
+
 /// Reads a request body, refusing bodies over Kubernetes' 3 MiB limit with 413.
 async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
-    axum::body::to_bytes(body, negotiate::MAX_REQUEST_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::too_large(negotiate::MAX_REQUEST_BODY_BYTES))
+    use futures::StreamExt;
+    let limit = negotiate::MAX_REQUEST_BODY_BYTES;
+    let mut chunks = body.into_data_stream();
+    let mut collected = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|error| {
+            ApiError::bad_request(format!("error reading the request body: {error}"))
+        })?;
+        total = total.saturating_add(chunk.len());
+        if total <= limit {
+            collected.extend_from_slice(&chunk);
+        } else if total > OVERSIZED_BODY_DRAIN_BYTES {
+            break;
+        }
+    }
+    if total > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    Ok(collected.freeze())
 }

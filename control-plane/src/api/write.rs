@@ -92,7 +92,7 @@ pub async fn create(
     check_namespace(resource, &mut object, target.namespace.as_deref())?;
     let (mut object, warnings) = decode_with_type(resource, object, query)?;
     prepare_create(resource, &mut object)?;
-    let _allocation = admit(state, resource, &mut object, None).await?;
+    let admission = admit(state, resource, &mut object, None).await?;
     if query.dry_run {
         return respond(headers, StatusCode::CREATED, &object, &warnings);
     }
@@ -107,6 +107,7 @@ pub async fn create(
         .write(WriteRequest::Create { key, object })
         .await
         .map_err(|error| ApiError::from_store(error, resource, &name))?;
+    admission.written(state).await;
     respond(headers, StatusCode::CREATED, &stored.object, &warnings)
 }
 
@@ -149,7 +150,7 @@ async fn write_update(
     {
         return Err(ApiError::stale(resource, name));
     }
-    let _allocation = admit(state, resource, &mut new, Some(&old.object)).await?;
+    let admission = admit(state, resource, &mut new, Some(&old.object)).await?;
     if query.dry_run {
         return Ok(Ok(StoredObject {
             revision: old.revision,
@@ -168,10 +169,13 @@ async fn write_update(
             })
             .await;
         return match deleted {
-            Ok(deleted) => Ok(Ok(StoredObject {
-                revision: deleted.revision,
-                object: Arc::new(new),
-            })),
+            Ok(deleted) => {
+                admission.written(state).await;
+                Ok(Ok(StoredObject {
+                    revision: deleted.revision,
+                    object: Arc::new(new),
+                }))
+            }
             Err(StoreError::Conflict { .. }) if precondition.is_some() => {
                 Err(ApiError::stale(resource, name))
             }
@@ -188,7 +192,10 @@ async fn write_update(
         })
         .await;
     match written {
-        Ok(stored) => Ok(Ok(stored)),
+        Ok(stored) => {
+            admission.written(state).await;
+            Ok(Ok(stored))
+        }
         Err(StoreError::Conflict { .. }) if precondition.is_some() => {
             Err(ApiError::stale(resource, name))
         }

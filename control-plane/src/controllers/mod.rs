@@ -2,3 +2,4 @@
 //! (kube-rs over the in-process API), never readers of the store.
 
 pub mod namespace;
+pub mod resource_quota;

@@ -6,5 +6,6 @@ mod errors;
 mod invalid;
 mod lifecycle;
 mod lists;
+mod quota;
 mod support;
 mod watches;

@@ -1,5 +1,6 @@
 //! Kubernetes defaulting per kind (`SetDefaults_*` in `pkg/apis/*/v1/defaults.go`).
 
+mod on_create;
 mod other_kinds;
 mod pod;
 mod service;
@@ -7,6 +8,7 @@ mod workloads;
 
 use serde_json::Value;
 
+pub use on_create::apply_create_time_defaults;
 pub use pod::{apply_pod_defaults, apply_pod_spec_defaults};
 
 pub fn apply_defaults(kind: &str, object: &mut Value) {
