@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod controllers;
+mod listener;
 pub mod resources;
 pub mod server;
 pub mod store;

@@ -12,6 +12,7 @@ use kube::api::{Api, ObjectMeta, PostParams};
 use tower::ServiceExt;
 
 use crate::api::{ApiOptions, ApiState, router};
+use crate::listener::ApiListener;
 use crate::store::{RedbStore, SharedStorage, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +150,7 @@ pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, Control
             source,
         })?;
     let app = router(Arc::clone(&state));
+    let listener = ApiListener::new(listener);
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(%error, "the API server stopped");

@@ -12,7 +12,7 @@ mod watchers;
 mod tests;
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use wasmkube_control_plane::api::ApiOptions;
 use wasmkube_control_plane::server::{ControlPlane, ControlPlaneOptions, start};
 
 use creates::{CreateLoad, Stop};
-use watchers::WatchLoad;
+use watchers::{WatchLoad, WatchTransport};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -39,6 +39,11 @@ pub struct BenchArgs {
     /// the watch benchmark).
     #[arg(long, value_delimiter = ',', default_value = "100,1000")]
     watchers: Vec<usize>,
+    /// How the watchers connect: 0 puts each watch on its own HTTP/1.1 connection; N
+    /// spreads them over N HTTP/2 connections (prior knowledge), as client-go
+    /// multiplexes the watches of one process over one connection.
+    #[arg(long, default_value_t = 0)]
+    watch_connections: usize,
     /// How many objects the watch benchmark creates.
     #[arg(long, default_value_t = 200)]
     watch_events: usize,
@@ -130,12 +135,15 @@ pub async fn run(arguments: BenchArgs) -> anyhow::Result<i32> {
         .copied()
         .filter(|count| *count > 0)
         .collect();
+    let transport = NonZeroUsize::new(arguments.watch_connections)
+        .map_or(WatchTransport::Http1PerWatcher, WatchTransport::Http2);
     if !watchers.is_empty() {
         tables::watch_header(&mut out, arguments.watch_events, arguments.watch_rate)?;
     }
     for watchers in watchers {
         let load = WatchLoad {
             watchers,
+            transport,
             events: arguments.watch_events,
             rate: arguments.watch_rate,
             name_prefix: format!("bench-watch-{watchers}-"),

@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 
 use super::creates::CreateReport;
 use super::samples::{Summary, milliseconds};
-use super::watchers::WatchReport;
+use super::watchers::{WatchReport, WatchTransport};
 
 pub fn create_header(out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
@@ -55,22 +55,35 @@ pub fn watch_header(out: &mut impl Write, events: usize, rate: NonZeroU32) -> st
     )?;
     writeln!(
         out,
-        "{:>39} | {:<26} | {:<26} | {:<26}",
+        "{:>53} | {:<26} | {:<26} | {:<26}",
         "", "create sent -> event", "create's 201 -> event", "create sent -> 201"
     )?;
     let columns = format!("{:>8} {:>8} {:>8}", "p50 ms", "p99 ms", "max ms");
     writeln!(
         out,
-        "{:>8} {:>8} {:>10} {:>10} | {columns} | {columns} | {columns}",
-        "watchers", "created", "delivered", "unexpected"
+        "{:>8} {:>13} {:>8} {:>10} {:>10} | {columns} | {columns} | {columns}",
+        "watchers", "connections", "created", "delivered", "unexpected"
+    )
+}
+
+/// Like "1000 HTTP/1.1" or "10 HTTP/2".
+fn connections(report: &WatchReport) -> String {
+    let protocol = match report.transport {
+        WatchTransport::Http1PerWatcher => "HTTP/1.1",
+        WatchTransport::Http2(_) => "HTTP/2",
+    };
+    format!(
+        "{} {protocol}",
+        report.transport.connections(report.watchers)
     )
 }
 
 pub fn watch_row(out: &mut impl Write, report: &WatchReport) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:>8} {:>8} {:>10} {:>10} | {} | {} | {}",
+        "{:>8} {:>13} {:>8} {:>10} {:>10} | {} | {} | {}",
         report.watchers,
+        connections(report),
         report.created,
         report.delivered,
         report.unexpected,

@@ -3,11 +3,11 @@
 
 use wasmkube_control_plane::store::{ListRequest, key_prefix};
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use super::creates::{self, CreateLoad, Stop};
-use super::watchers::{self, WatchLoad};
+use super::watchers::{self, WatchLoad, WatchTransport};
 use super::{parse_duration, start_control_plane};
 
 #[test]
@@ -72,14 +72,15 @@ async fn creates_are_counted_as_the_store_holds_them() {
     assert!(failure.contains(r#""reason":"AlreadyExists""#), "{failure}");
 }
 
-#[tokio::test]
-async fn every_watcher_receives_every_event_once_in_order() {
+/// Ten watchers, twenty events: every watcher must count every event once, in order.
+async fn check_watch_delivery(transport: WatchTransport) {
     let directory = tempfile::tempdir().unwrap();
     let control_plane = start_control_plane(directory.path().to_path_buf())
         .await
         .unwrap();
     let load = WatchLoad {
         watchers: 10,
+        transport,
         events: 20,
         rate: NonZeroU32::new(200).unwrap(),
         name_prefix: "smoke-watch-".to_owned(),
@@ -87,6 +88,7 @@ async fn every_watcher_receives_every_event_once_in_order() {
     };
     let report = watchers::run(control_plane.address, load).await.unwrap();
     assert_eq!(report.watchers, 10);
+    assert_eq!(report.transport, transport);
     assert_eq!(report.created, 20);
     assert_eq!(report.delivered, 200);
     assert_eq!(report.unexpected, 0);
@@ -95,4 +97,46 @@ async fn every_watcher_receives_every_event_once_in_order() {
     assert_eq!(report.create_latency.count, 20);
     // An event cannot arrive before its create was sent.
     assert!(report.from_send.p50 > 0);
+}
+
+#[tokio::test]
+async fn every_watcher_receives_every_event_once_in_order() {
+    check_watch_delivery(WatchTransport::Http1PerWatcher).await;
+}
+
+#[tokio::test]
+async fn every_watcher_over_shared_http2_connections_receives_every_event_once_in_order() {
+    // Three connections for ten watchers: they carry four, three and three streams.
+    check_watch_delivery(WatchTransport::Http2(NonZeroUsize::new(3).unwrap())).await;
+}
+
+#[test]
+fn http2_watchers_never_need_more_connections_than_watchers() {
+    let transport = WatchTransport::Http2(NonZeroUsize::new(50).unwrap());
+    assert_eq!(transport.connections(1000), 50);
+    assert_eq!(transport.connections(10), 10);
+    assert_eq!(WatchTransport::Http1PerWatcher.connections(1000), 1000);
+}
+
+#[tokio::test]
+async fn too_many_watches_on_one_http2_connection_are_refused() {
+    let directory = tempfile::tempdir().unwrap();
+    let control_plane = start_control_plane(directory.path().to_path_buf())
+        .await
+        .unwrap();
+    let load = WatchLoad {
+        watchers: watchers::MAX_STREAMS_PER_CONNECTION + 1,
+        transport: WatchTransport::Http2(NonZeroUsize::MIN),
+        events: 1,
+        rate: NonZeroU32::MIN,
+        name_prefix: "refused-".to_owned(),
+        resource_version: control_plane.storage.current_revision(),
+    };
+    let Err(error) = watchers::run(control_plane.address, load).await else {
+        panic!("the watch benchmark ran with too many streams on one connection");
+    };
+    assert!(
+        error.to_string().contains("use more connections"),
+        "{error}"
+    );
 }

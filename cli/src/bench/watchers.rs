@@ -1,10 +1,11 @@
-//! Watch delivery latency: many watchers, each on its own connection, watch ConfigMaps
-//! while one client creates them at a steady rate. Each object's name carries its index,
-//! and the creator keeps, per index, the instant just before it sent the create and the
-//! instant its 201 arrived; each watcher notes when each event reached it.
+//! Watch delivery latency: many watchers, each on its own HTTP/1.1 connection or spread
+//! over a few HTTP/2 connections, watch ConfigMaps while one client creates them at a
+//! steady rate. Each object's name carries its index, and the creator keeps, per index,
+//! the instant just before it sent the create and the instant its 201 arrived; each
+//! watcher notes when each event reached it.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,7 +17,7 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::connection::Connection;
+use super::connection::{Connection, SharedConnection};
 use super::creates::{CONFIG_MAPS_PATH, config_map_body};
 use super::samples::{Summary, nanoseconds_between};
 
@@ -26,8 +27,35 @@ const CONCURRENT_OPENS: usize = 64;
 /// How long watchers may still take to receive the last events after the last create.
 const DELIVERY_GRACE: Duration = Duration::from_secs(10);
 
+/// The most streams the API server lets one HTTP/2 connection have open: hyper's default,
+/// which it keeps (kube-apiserver's current default is 100). A watch beyond it would wait
+/// forever for another to end, so more watchers per connection are refused up front.
+pub const MAX_STREAMS_PER_CONNECTION: usize = 200;
+
+/// How the watchers reach the API server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchTransport {
+    /// Each watcher on its own HTTP/1.1 connection, as kube-rs watches (and kubectl, over
+    /// plain http).
+    Http1PerWatcher,
+    /// The watchers spread evenly over this many HTTP/2 connections (at most one per
+    /// watcher), as client-go multiplexes every watch of a process over one connection.
+    Http2(NonZeroUsize),
+}
+
+impl WatchTransport {
+    /// How many connections `watchers` watchers use.
+    pub fn connections(self, watchers: usize) -> usize {
+        match self {
+            Self::Http1PerWatcher => watchers,
+            Self::Http2(connections) => connections.get().min(watchers),
+        }
+    }
+}
+
 pub struct WatchLoad {
     pub watchers: usize,
+    pub transport: WatchTransport,
     pub events: usize,
     /// Creates per second.
     pub rate: NonZeroU32,
@@ -39,6 +67,7 @@ pub struct WatchLoad {
 
 pub struct WatchReport {
     pub watchers: usize,
+    pub transport: WatchTransport,
     /// Creates answered 201.
     pub created: usize,
     /// Events that reached watchers, counted once per watcher.
@@ -76,17 +105,55 @@ fn index_of(name: &str, name_prefix: &str) -> Option<usize> {
     name.strip_prefix(name_prefix)?.parse().ok()
 }
 
-async fn open_watch(address: SocketAddr, path: String) -> anyhow::Result<Incoming> {
-    let response = Connection::open(address)
-        .await?
-        .get_streaming(&path)
-        .await?;
-    anyhow::ensure!(
-        response.status() == StatusCode::OK,
-        "the watch was answered {}",
-        response.status()
-    );
-    Ok(response.into_body())
+/// Where the watches are opened.
+enum WatchConnections {
+    /// A new HTTP/1.1 connection to this address for each watch.
+    PerWatcher(SocketAddr),
+    /// Watch `i` goes on connection `i % n`.
+    Shared(Vec<SharedConnection>),
+}
+
+impl WatchConnections {
+    async fn open(
+        address: SocketAddr,
+        watchers: usize,
+        transport: WatchTransport,
+    ) -> anyhow::Result<Self> {
+        Ok(match transport {
+            WatchTransport::Http1PerWatcher => Self::PerWatcher(address),
+            WatchTransport::Http2(_) => {
+                let connections = transport.connections(watchers);
+                anyhow::ensure!(
+                    watchers.div_ceil(connections.max(1)) <= MAX_STREAMS_PER_CONNECTION,
+                    "{watchers} watchers over {connections} HTTP/2 connections would put more than {MAX_STREAMS_PER_CONNECTION} watches on one connection: use more connections"
+                );
+                let opening = (0..connections).map(|_| SharedConnection::open(address));
+                Self::Shared(futures::future::try_join_all(opening).await?)
+            }
+        })
+    }
+
+    async fn watch(&self, index: usize, path: &str) -> anyhow::Result<Incoming> {
+        let response = match self {
+            Self::PerWatcher(address) => {
+                Connection::open(*address)
+                    .await?
+                    .get_streaming(path)
+                    .await?
+            }
+            Self::Shared(connections) => {
+                connections[index % connections.len()]
+                    .get_streaming(path)
+                    .await?
+            }
+        };
+        anyhow::ensure!(
+            response.status() == StatusCode::OK,
+            "the watch was answered {}",
+            response.status()
+        );
+        Ok(response.into_body())
+    }
 }
 
 /// Reads one watch until it has seen `expected` of this run's events or is told to stop;
@@ -186,8 +253,10 @@ pub async fn run(address: SocketAddr, load: WatchLoad) -> anyhow::Result<WatchRe
         "{CONFIG_MAPS_PATH}?watch=1&resourceVersion={}",
         load.resource_version
     );
+    // Held to the end, so that the HTTP/2 connections outlive every watcher's reading.
+    let connections = WatchConnections::open(address, load.watchers, load.transport).await?;
     let bodies: Vec<Incoming> = futures::stream::iter(0..load.watchers)
-        .map(|_| open_watch(address, path.clone()))
+        .map(|index| connections.watch(index, &path))
         .buffer_unordered(CONCURRENT_OPENS)
         .collect::<Vec<_>>()
         .await
@@ -220,6 +289,7 @@ pub async fn run(address: SocketAddr, load: WatchLoad) -> anyhow::Result<WatchRe
     giving_up.abort();
     Ok(WatchReport {
         watchers: load.watchers,
+        transport: load.transport,
         created,
         delivered: tally.delivered,
         unexpected: tally.unexpected,

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -31,7 +32,9 @@ struct WatchSession {
     initial: VecDeque<Bytes>,
     stream: Option<WatchStream>,
     bookmarks: Option<tokio::time::Interval>,
-    deadline: tokio::time::Instant,
+    /// Kept for the whole watch rather than made for each event, since setting a timer
+    /// and clearing it again, per event and watcher, is a noticeable part of a fan-out.
+    deadline: Pin<Box<tokio::time::Sleep>>,
     columns_sent: bool,
 }
 
@@ -125,7 +128,7 @@ impl WatchSession {
                 }
             };
             tokio::select! {
-                _ = tokio::time::sleep_until(self.deadline) => return None,
+                _ = self.deadline.as_mut() => return None,
                 _ = bookmark_tick => {
                     let position = self.stream.as_ref()?.position();
                     return Some(self.bookmark(position, false));
@@ -182,7 +185,7 @@ pub async fn watch(
         initial: VecDeque::new(),
         stream: None,
         bookmarks,
-        deadline: tokio::time::Instant::now() + timeout,
+        deadline: Box::pin(tokio::time::sleep(timeout)),
         columns_sent: false,
     };
     // A watch from a given resourceVersion resumes after it. Without one (or from "0"),

@@ -3,6 +3,7 @@
 //! answers, errors included.
 
 mod errors;
+mod http2;
 mod invalid;
 mod lifecycle;
 mod lists;

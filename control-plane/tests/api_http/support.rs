@@ -197,10 +197,7 @@ impl Cluster {
     pub async fn watch(&self, path: &str) -> Watch {
         let response = self.send(Method::GET, path, &[], Bytes::new()).await;
         assert_eq!(response.status(), StatusCode::OK, "watching {path}");
-        Watch {
-            body: response.into_body(),
-            buffered: Vec::new(),
-        }
+        Watch::new(response.into_body())
     }
 }
 
@@ -213,6 +210,14 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// Reads the events of a watch response's body, whatever connection it came on.
+    pub fn new(body: Incoming) -> Self {
+        Self {
+            body,
+            buffered: Vec::new(),
+        }
+    }
+
     /// The next event, bookmarks included.
     pub async fn next(&mut self) -> Value {
         loop {
