@@ -1,6 +1,6 @@
 //! Kubernetes defaulting per kind (`SetDefaults_*` in `pkg/apis/*/v1/defaults.go`).
 
-mod on_create;
+pub(crate) mod on_create;
 mod other_kinds;
 mod pod;
 mod service;

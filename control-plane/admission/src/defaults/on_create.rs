@@ -8,10 +8,10 @@ use serde_json::{Map, Value, json};
 use crate::json::child_object;
 
 /// The label that ties a Job's pods to that one Job; its selector matches only it.
-const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
-const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
+pub(crate) const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+pub(crate) const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
-const LEGACY_JOB_NAME_LABEL: &str = "job-name";
+pub(crate) const LEGACY_JOB_NAME_LABEL: &str = "job-name";
 
 pub fn apply_create_time_defaults(kind: &str, object: &mut Value) {
     let Some(object) = object.as_object_mut() else {

@@ -6,8 +6,55 @@ use super::cron_schedule::check_schedule;
 use super::nonnegative_field;
 use super::pod::{validate_enumerated, validate_pod_template};
 use super::workloads::SELECTOR_MISMATCH;
+use crate::defaults::on_create::{
+    CONTROLLER_UID_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
+};
 use crate::field_error::FieldError;
 use crate::labels::{selector_is_empty, selector_matches, validate_label_selector};
+
+/// `ValidateGeneratedSelector`: unless a Job asks for a manual selector, its template
+/// must carry the generated controller-uid and job-name labels and its selector must
+/// select exactly the controller-uid label, so it can never adopt another Job's pods.
+pub fn validate_generated_selector(job: &Value) -> Vec<FieldError> {
+    if job.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true) {
+        return Vec::new();
+    }
+    let text = |pointer: &str| {
+        job.pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let (name, uid) = (text("/metadata/name"), text("/metadata/uid"));
+    let mut errors = Vec::new();
+    for (label, expected) in [
+        (LEGACY_CONTROLLER_UID_LABEL, uid),
+        (LEGACY_JOB_NAME_LABEL, name),
+    ] {
+        let field = format!("spec.template.metadata.labels[{label}]");
+        match job
+            .pointer("/spec/template/metadata/labels")
+            .and_then(|labels| labels.get(label))
+            .and_then(Value::as_str)
+        {
+            None => errors.push(FieldError::required(field, "")),
+            Some(value) if value != expected => errors.push(FieldError::invalid(
+                field,
+                json!(value),
+                format!("must be '{expected}'"),
+            )),
+            Some(_) => {}
+        }
+    }
+    let selector = job.pointer("/spec/selector").unwrap_or(&Value::Null);
+    if !selector_matches(selector, Some(&json!({(CONTROLLER_UID_LABEL): uid}))) {
+        errors.push(FieldError::invalid(
+            "spec.selector",
+            selector.clone(),
+            "`selector` not auto-generated",
+        ));
+    }
+    errors
+}
 
 /// `validateJobSpec` for a Job (`path` is `spec`) or a CronJob's job template.
 pub fn validate_job_spec(spec: &Value, path: &str) -> Vec<FieldError> {
@@ -136,9 +183,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_selector_the_server_did_not_generate_is_refused() {
+        let labels = json!({"controller-uid": "1234", "job-name": "pi", "app": "pi",
+                            "batch.kubernetes.io/controller-uid": "1234"});
+        let mut job = json!({
+            "metadata": {"name": "pi", "uid": "1234"},
+            "spec": {"selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "1234"}},
+                     "template": pod_template(labels, "Never")},
+        });
+        assert_eq!(messages("Job", job.clone(), None), Vec::<String>::new());
+        job["spec"]["selector"]["matchLabels"]["app"] = json!("pi");
+        assert_eq!(
+            messages("Job", job.clone(), None),
+            vec!["spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"pi\", \"batch.kubernetes.io/controller-uid\":\"1234\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: `selector` not auto-generated".to_string()]
+        );
+        job["spec"]["template"]["metadata"]["labels"]["job-name"] = json!("other");
+        assert!(
+            messages("Job", job, None).contains(
+                &"spec.template.metadata.labels[job-name]: Invalid value: \"other\": must be 'pi'"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
     fn jobs_need_on_failure_or_never() {
-        let job =
-            json!({"spec": {"template": pod_template(json!({}), "Always"), "backoffLimit": -1}});
+        let job = json!({"spec": {"manualSelector": true, "template": pod_template(json!({}), "Always"), "backoffLimit": -1}});
         assert_eq!(
             messages("Job", job, None),
             vec![
@@ -146,8 +216,9 @@ mod tests {
                 "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"".to_string(),
             ]
         );
-        let old = json!({"spec": {"template": pod_template(json!({}), "Never")}});
-        let new = json!({"spec": {"template": pod_template(json!({"a": "b"}), "Never")}});
+        let old =
+            json!({"spec": {"manualSelector": true, "template": pod_template(json!({}), "Never")}});
+        let new = json!({"spec": {"manualSelector": true, "template": pod_template(json!({"a": "b"}), "Never")}});
         let errors = validate_workload("Job", &new, Some(&old));
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "spec.template");

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::jobs::{validate_cron_job, validate_job_spec};
+use super::jobs::{validate_cron_job, validate_generated_selector, validate_job_spec};
 use super::pod::{validate_enumerated, validate_pod_template};
 use super::{NEGATIVE_MESSAGE, immutable_field, nonnegative_field};
 use crate::field_error::FieldError;
@@ -19,7 +19,11 @@ pub fn validate_workload(kind: &str, object: &Value, old: Option<&Value>) -> Vec
         "ReplicaSet" => validate_replicated_spec(spec, "deployment", false),
         "DaemonSet" => validate_daemon_set_spec(spec),
         "StatefulSet" => validate_stateful_set_spec(spec),
-        "Job" => validate_job_spec(spec, "spec"),
+        "Job" => {
+            let mut errors = validate_job_spec(spec, "spec");
+            errors.extend(validate_generated_selector(object));
+            errors
+        }
         "CronJob" => validate_cron_job(object),
         _ => Vec::new(),
     };
