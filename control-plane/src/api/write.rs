@@ -78,6 +78,22 @@ pub fn respond(
     Ok(response)
 }
 
+/// The object a create or update sends: decoded, of the URL's type and namespace, and
+/// checked field by field against its Kubernetes type.
+async fn requested_object(
+    headers: &HeaderMap,
+    body: Body,
+    target: &ResourceTarget,
+    query: &Query,
+) -> ApiResult<(Value, Vec<String>)> {
+    response_form(headers)?;
+    let resource = target.resource;
+    let mut object = decode_object_body(headers, &read_body(body).await?)?;
+    check_type(resource, &mut object)?;
+    check_namespace(resource, &mut object, target.namespace.as_deref())?;
+    decode_with_type(resource, object, query)
+}
+
 pub async fn create(
     state: &Arc<ApiState>,
     headers: &HeaderMap,
@@ -85,12 +101,8 @@ pub async fn create(
     target: &ResourceTarget,
     query: &Query,
 ) -> ApiResult<Response> {
-    response_form(headers)?;
     let resource = target.resource;
-    let mut object = decode_object_body(headers, &read_body(body).await?)?;
-    check_type(resource, &mut object)?;
-    check_namespace(resource, &mut object, target.namespace.as_deref())?;
-    let (mut object, warnings) = decode_with_type(resource, object, query)?;
+    let (mut object, warnings) = requested_object(headers, body, target, query).await?;
     prepare_create(resource, &mut object)?;
     let admission = admit(state, resource, &mut object, None).await?;
     if query.dry_run {
@@ -160,37 +172,28 @@ async fn write_update(
     // An update that removes the last finalizer of an object marked for deletion
     // deletes it instead, as Kubernetes does: watchers see DELETED, not one more
     // MODIFIED first.
-    if is_released(resource, &new) {
-        let deleted = state
-            .storage
-            .write(WriteRequest::Delete {
-                key: object_key(target),
-                expected_revision: Some(old.revision),
-            })
-            .await;
-        return match deleted {
-            Ok(deleted) => {
-                admission.written(state).await;
-                Ok(Ok(StoredObject {
-                    revision: deleted.revision,
-                    object: Arc::new(new),
-                }))
-            }
-            Err(StoreError::Conflict { .. }) if precondition.is_some() => {
-                Err(ApiError::stale(resource, name))
-            }
-            Err(error @ StoreError::Conflict { .. }) => Ok(Err(error)),
-            Err(error) => Err(ApiError::from_store(error, resource, name)),
+    let key = object_key(target);
+    let written = if is_released(resource, &new) {
+        let request = WriteRequest::Delete {
+            key,
+            expected_revision: Some(old.revision),
         };
-    }
-    let written = state
-        .storage
-        .write(WriteRequest::Update {
-            key: object_key(target),
+        state
+            .storage
+            .write(request)
+            .await
+            .map(|deleted| StoredObject {
+                revision: deleted.revision,
+                object: Arc::new(new),
+            })
+    } else {
+        let request = WriteRequest::Update {
+            key,
             object: new,
             expected_revision: Some(old.revision),
-        })
-        .await;
+        };
+        state.storage.write(request).await
+    };
     match written {
         Ok(stored) => {
             admission.written(state).await;
@@ -211,12 +214,8 @@ pub async fn update(
     target: &ResourceTarget,
     query: &Query,
 ) -> ApiResult<Response> {
-    response_form(headers)?;
     let resource = target.resource;
-    let mut object = decode_object_body(headers, &read_body(body).await?)?;
-    check_type(resource, &mut object)?;
-    check_namespace(resource, &mut object, target.namespace.as_deref())?;
-    let (object, warnings) = decode_with_type(resource, object, query)?;
+    let (object, warnings) = requested_object(headers, body, target, query).await?;
     let precondition = requested_revision(&object)?;
     for _ in 0..OPTIMISTIC_RETRIES {
         let old = read_object(state, target)?;
