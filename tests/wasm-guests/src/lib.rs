@@ -1,0 +1,134 @@
+//! Builds the example guests for the wasm32 targets so that tests can run them.
+//!
+//! The guests (hello, hog, testbox) live in `examples/`, a cargo workspace of their own
+//! with its own target dir, so that building them never waits on the main workspace's
+//! build lock. The first call for a target builds every guest for it once per process;
+//! test processes running at the same time are kept apart by cargo's lock on
+//! `examples/target`. This is test support: a failed build panics with cargo's output,
+//! which fails the test that asked for the guest.
+//!
+//! rust-toolchain.toml names both wasm32 targets; where the installed toolchain lacks one
+//! (it was installed before the file named them), `rustup target add` fetches it first.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The WASI target a guest is built for, which decides what kind of binary it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WasmTarget {
+    /// `wasm32-wasip1`: a core module exporting `_start`. Only hello is built for it.
+    P1,
+    /// `wasm32-wasip2`: a component exporting `wasi:cli/run`. Every guest is built for it.
+    P2,
+}
+
+impl WasmTarget {
+    /// The Rust target triple.
+    pub fn triple(self) -> &'static str {
+        match self {
+            Self::P1 => "wasm32-wasip1",
+            Self::P2 => "wasm32-wasip2",
+        }
+    }
+
+    /// The cargo arguments that choose the guests built for this target.
+    fn package_arguments(self) -> &'static [&'static str] {
+        match self {
+            Self::P1 => &["-p", "hello"],
+            Self::P2 => &[],
+        }
+    }
+
+    /// Set once this process has built the guests for this target.
+    fn built(self) -> &'static OnceLock<()> {
+        static P1_BUILT: OnceLock<()> = OnceLock::new();
+        static P2_BUILT: OnceLock<()> = OnceLock::new();
+        match self {
+            Self::P1 => &P1_BUILT,
+            Self::P2 => &P2_BUILT,
+        }
+    }
+}
+
+/// The `examples/` directory: the guests' cargo workspace.
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("this crate lives at tests/wasm-guests inside the repository")
+        .join("examples")
+}
+
+/// The path of the release build of the guest `name` for `target`, building the guests
+/// for that target first if this process has not yet done so.
+pub fn guest(name: &str, target: WasmTarget) -> PathBuf {
+    target.built().get_or_init(|| build_guests(target));
+    let path = examples_dir()
+        .join("target")
+        .join(target.triple())
+        .join("release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "the guest {name} was not built for {}: {} does not exist",
+        target.triple(),
+        path.display()
+    );
+    path
+}
+
+/// Builds every guest for one target with `cargo build --release` over the examples
+/// workspace, naming the examples' own target dir (so that a `CARGO_TARGET_DIR` set for
+/// the main workspace cannot send the build there). A toolchain that lacks the target's
+/// standard library gets it first from rustup, as rust-toolchain.toml asks.
+fn build_guests(target: WasmTarget) {
+    let examples = examples_dir();
+    if !toolchain_has_standard_library(&examples, target) {
+        run(
+            Command::new("rustup")
+                .current_dir(&examples)
+                .args(["target", "add", target.triple()]),
+            target,
+        );
+    }
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    run(
+        Command::new(cargo)
+            .current_dir(&examples)
+            .args(["build", "--release", "--manifest-path"])
+            .arg(examples.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(examples.join("target"))
+            .args(["--target", target.triple()])
+            .args(target.package_arguments()),
+        target,
+    );
+}
+
+fn run(command: &mut Command, target: WasmTarget) {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("could not start {command:?}: {error}"));
+    assert!(
+        output.status.success(),
+        "building the example guests for {} failed ({}) with {command:?}:\n{}",
+        target.triple(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Whether the Rust toolchain that builds the examples (the one the repository's
+/// rust-toolchain.toml names) has the standard library for `target`.
+fn toolchain_has_standard_library(examples: &Path, target: WasmTarget) -> bool {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    Command::new(rustc)
+        .current_dir(examples)
+        .args(["--print", "target-libdir", "--target", target.triple()])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+        .is_some_and(|library_dir| library_dir.is_dir())
+}
