@@ -19,7 +19,7 @@ pub mod quantity;
 pub mod quota;
 mod validation;
 
-pub use field_error::{FieldError, FieldErrorReason};
+pub use field_error::{FieldError, FieldErrorReason, go_quote};
 pub use labels::{qualified_name_problems, selector_matches};
 pub use names::NameRule;
 pub use pod_resources::qos_class;
