@@ -3,6 +3,7 @@
 
 mod bench;
 mod cluster;
+mod image;
 mod kubeconfig;
 
 use clap::{Parser, Subcommand};
@@ -26,11 +27,13 @@ enum Command {
     /// Run the whole cluster (control plane and a node agent) in this process.
     Up(cluster::UpArgs),
     /// Run the control plane only: API server, store, scheduler and controllers.
-    Server(cluster::UpArgs),
+    Server(cluster::ServerArgs),
     /// Join this machine to a cluster as a node.
     Node(cluster::NodeArgs),
     /// Benchmark the control plane: durable creates per second and watch delivery latency.
     Bench(bench::BenchArgs),
+    /// Push WebAssembly binaries into the cluster's image store and list them.
+    Image(image::ImageArgs),
     #[command(flatten)]
     Client(ClientCommand),
 }
@@ -41,7 +44,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     // The cluster verbs log their progress; the client verbs, like kubectl, print only
     // their results and errors unless WASMKUBE_LOG asks for more.
     let default_filter = match cli.command {
-        Command::Client(_) => "warn",
+        Command::Client(_) | Command::Image(_) => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -56,6 +59,10 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Server(arguments) => cluster::server(arguments).await?,
         Command::Node(arguments) => cluster::node(arguments)?,
         Command::Bench(arguments) => bench::run(arguments).await?,
+        Command::Image(arguments) => {
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            image::run(&cli.global, arguments, &mut out, &mut err).await?
+        }
         Command::Client(command) => {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
             wasmkube_client::run(&cli.global, command, &mut out, &mut err).await?

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod controllers;
+pub mod images;
 mod listener;
 pub mod resources;
 pub mod server;

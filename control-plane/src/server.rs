@@ -1,6 +1,6 @@
-//! Starting the control plane: the store, the API server on its listener, the in-process
-//! client that co-located components use, the built-in namespaces, compaction and the
-//! controllers.
+//! Starting the control plane: the store, the image store, the API server on its
+//! listener, the in-process client that co-located components use, the built-in
+//! namespaces, compaction and the controllers.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use kube::api::{Api, ObjectMeta, PostParams};
 use tower::ServiceExt;
 
 use crate::api::{ApiOptions, ApiState, router};
+use crate::images::{ImageStore, ImageStoreError};
 use crate::listener::ApiListener;
 use crate::store::{RedbStore, SharedStorage, StoreError};
 
@@ -29,6 +30,8 @@ pub enum ControlPlaneError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot open the image store: {0}")]
+    Images(#[from] ImageStoreError),
     #[error("cannot set up the cluster's built-in objects: {0}")]
     Bootstrap(#[from] kube::Error),
 }
@@ -136,7 +139,12 @@ pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, Control
                 source,
             })?,
         );
-    let state = ApiState::new(Arc::clone(&storage), options.api.clone());
+    let images = ImageStore::open(
+        &options.data_dir.join("images"),
+        options.api.max_image_blob_bytes,
+    )
+    .await?;
+    let state = ApiState::new(Arc::clone(&storage), options.api.clone(), images);
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| ControlPlaneError::Listen {

@@ -34,7 +34,7 @@ pub use describe::DescribeArgs;
 pub use error::ClientError;
 pub use get::GetArgs;
 pub use logs::LogsArgs;
-pub use options::GlobalOptions;
+pub use options::{Connection, GlobalOptions, connect};
 
 /// The client verbs, shaped like kubectl's.
 #[derive(Debug, Clone, clap::Subcommand)]

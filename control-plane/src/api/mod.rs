@@ -11,6 +11,7 @@ mod metadata;
 mod metrics;
 mod negotiate;
 mod openapi;
+mod pod_log;
 mod query;
 mod quota;
 mod selectors;
@@ -35,6 +36,7 @@ pub use allocation::KUBERNETES_SERVICE_IP;
 pub use metrics::Metrics;
 pub use status::{ApiError, ApiResult};
 
+use crate::images::ImageStore;
 use crate::store::SharedStorage;
 use query::Query;
 use target::{ResourceTarget, Target};
@@ -46,6 +48,8 @@ pub struct ApiOptions {
     pub bookmark_interval: Duration,
     /// How long a watch lasts when the client names no timeoutSeconds.
     pub default_watch_timeout: Duration,
+    /// The largest WebAssembly binary the image store accepts.
+    pub max_image_blob_bytes: u64,
 }
 
 impl Default for ApiOptions {
@@ -53,6 +57,7 @@ impl Default for ApiOptions {
         Self {
             bookmark_interval: Duration::from_secs(60),
             default_watch_timeout: Duration::from_secs(1800),
+            max_image_blob_bytes: crate::images::DEFAULT_MAX_BLOB_BYTES,
         }
     }
 }
@@ -65,15 +70,21 @@ pub struct ApiState {
     /// ports, and quota), so two concurrent creates cannot both take the last free address
     /// or the last unit of a quota.
     pub(crate) allocation_lock: tokio::sync::Mutex<()>,
+    /// The cluster's built-in image store, which nodes pull from.
+    pub images: ImageStore,
+    /// Reaches the node agents, for the subresources they serve (pods/log).
+    pub(crate) node_client: pod_log::NodeClient,
 }
 
 impl ApiState {
-    pub fn new(storage: SharedStorage, options: ApiOptions) -> Arc<Self> {
+    pub fn new(storage: SharedStorage, options: ApiOptions, images: ImageStore) -> Arc<Self> {
         Arc::new(Self {
             storage,
             options,
             metrics: Metrics::default(),
             allocation_lock: tokio::sync::Mutex::new(()),
+            images,
+            node_client: pod_log::node_client(),
         })
     }
 }
@@ -92,6 +103,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/openapi/v3/{*group_version}",
             get(openapi::v3_group_version),
         )
+        .merge(crate::images::routes())
         .fallback(dispatch)
         .with_state(state)
 }
@@ -158,7 +170,7 @@ async fn route_resource(
         ("POST", true, Some("eviction")) => {
             subresources::evict(state, headers, body, &target).await
         }
-        ("GET", true, Some("log")) => subresources::log(state, &target, &query),
+        ("GET", true, Some("log")) => pod_log::log(state, &target, &query).await,
         _ => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource: {method}"
         ))),

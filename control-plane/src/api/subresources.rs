@@ -1,4 +1,5 @@
-//! The subresources that are not the object itself: scale, binding, eviction and log.
+//! The subresources that are not the object itself: scale, binding and eviction (log
+//! has its own module, `pod_log`).
 
 use std::sync::Arc;
 
@@ -253,32 +254,4 @@ pub async fn evict(
         StatusCode::CREATED,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
     ))
-}
-
-/// pods/log: a pod's logs live on its node; the node agent's log endpoint comes with the
-/// node agent. Until a pod is on a node there are no logs, as in Kubernetes.
-pub fn log(state: &Arc<ApiState>, target: &ResourceTarget, query: &Query) -> ApiResult<Response> {
-    let stored = read_object(state, target)?;
-    let name = target.name.as_deref().unwrap_or_default();
-    let node = stored
-        .object
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if node.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        )));
-    }
-    let container = query.raw("container").map(str::to_owned).or_else(|| {
-        stored
-            .object
-            .pointer("/spec/containers/0/name")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    });
-    Err(ApiError::service_unavailable(format!(
-        "logs of container {:?} in pod {name} are on node {node}, whose agent serves no log endpoint yet",
-        container.unwrap_or_default()
-    )))
 }

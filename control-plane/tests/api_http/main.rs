@@ -4,9 +4,11 @@
 
 mod errors;
 mod http2;
+mod images;
 mod invalid;
 mod lifecycle;
 mod lists;
+mod pod_log;
 mod quota;
 mod support;
 mod watches;
