@@ -10,11 +10,21 @@ use std::io::Write;
 use anyhow::Context;
 use wasmkube_control_plane::api::ApiOptions;
 use wasmkube_control_plane::server::{ControlPlaneOptions, start};
+use wasmkube_runtime::limits::NodeDefaultLimits;
+use wasmkube_runtime::{BackoffSettings, NodeAgent, NodeAgentConfig};
 
 use crate::kubeconfig::write_admin_kubeconfig;
 
 #[derive(clap::Args)]
 pub struct UpArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    node: NodeAgentArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ServerArgs {
     /// Where the cluster keeps its store and kubeconfig (default: the platform's data directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -47,7 +57,99 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
         .context("no home directory to keep the cluster's data in: pass --data-dir")
 }
 
-async fn run_control_plane(arguments: UpArgs) -> anyhow::Result<i32> {
+/// The node agent's settings, for `up` (and later `node`).
+#[derive(clap::Args)]
+pub struct NodeAgentArgs {
+    /// The node's name (default: the host's name).
+    #[arg(long)]
+    node_name: Option<String>,
+    /// Where the node endpoint (the kubelet's port: logs) listens; port 0 picks one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    node_endpoint: SocketAddr,
+    /// How many pods the node runs at most (its `pods` capacity).
+    #[arg(long, default_value_t = 1000)]
+    max_pods: u32,
+    /// The first delay before restarting a crashed container again, in seconds (the
+    /// kubelet's is 10).
+    #[arg(long, default_value_t = 10.0)]
+    restart_backoff_initial_seconds: f64,
+    /// The longest delay between restarts, in seconds (the kubelet's is 300).
+    #[arg(long, default_value_t = 300.0)]
+    restart_backoff_max_seconds: f64,
+    /// The CPU limit of a container that has none and no LimitRange default, in millicores.
+    #[arg(long, default_value_t = 1000)]
+    default_cpu_limit_millicores: u64,
+    /// The memory limit of a container that has none and no LimitRange default, in MiB.
+    #[arg(long, default_value_t = 512)]
+    default_memory_limit_mebibytes: u64,
+    /// A host directory pods may mount with hostPath (repeatable; none by default).
+    #[arg(long = "allow-host-path")]
+    allowed_host_paths: Vec<PathBuf>,
+}
+
+fn default_node_name() -> String {
+    let host = sysinfo::System::host_name()
+        .unwrap_or_default()
+        .to_lowercase();
+    let name: String = host
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || character == '-' || character == '.' {
+                character
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_matches(|character| character == '-' || character == '.');
+    if name.is_empty() {
+        "wasmkube-node".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        anyhow::anyhow!("--{flag} must be a non-negative number of seconds, not {value}")
+    })
+}
+
+fn node_agent_config(
+    arguments: NodeAgentArgs,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<NodeAgentConfig> {
+    let mut config = NodeAgentConfig::new(
+        arguments.node_name.unwrap_or_else(default_node_name),
+        data_dir.join("node"),
+    );
+    config.endpoint_listen = arguments.node_endpoint;
+    config.node_ip = arguments.node_endpoint.ip();
+    config.max_pods = arguments.max_pods;
+    config.backoff = BackoffSettings {
+        initial: seconds(
+            arguments.restart_backoff_initial_seconds,
+            "restart-backoff-initial-seconds",
+        )?,
+        maximum: seconds(
+            arguments.restart_backoff_max_seconds,
+            "restart-backoff-max-seconds",
+        )?,
+    };
+    config.default_limits = NodeDefaultLimits {
+        cpu_millicores: arguments.default_cpu_limit_millicores,
+        memory_bytes: arguments
+            .default_memory_limit_mebibytes
+            .saturating_mul(1024 * 1024),
+    };
+    config.allowed_host_paths = arguments.allowed_host_paths;
+    Ok(config)
+}
+
+async fn run_control_plane(
+    arguments: ServerArgs,
+    node: Option<NodeAgentArgs>,
+) -> anyhow::Result<i32> {
     let data_dir = match arguments.data_dir {
         Some(directory) => directory,
         None => default_data_dir()?,
@@ -59,6 +161,19 @@ async fn run_control_plane(arguments: UpArgs) -> anyhow::Result<i32> {
         compaction_interval: Duration::from_secs(arguments.compaction_interval_seconds.max(1)),
     };
     let control_plane = start(options).await?;
+    // `up` is `server` and `node` in one process: the agent reaches the API server
+    // in-process, with no socket.
+    let _node_agent = match node {
+        Some(node) => Some(
+            NodeAgent::start(
+                node_agent_config(node, &data_dir)?,
+                control_plane.client.clone(),
+            )
+            .await
+            .context("cannot start the node agent")?,
+        ),
+        None => None,
+    };
     let kubeconfig = data_dir.join("kubeconfig");
     write_admin_kubeconfig(&kubeconfig, control_plane.address)?;
     // Whoever started us may have stopped reading stdout; the cluster runs on regardless.
@@ -79,11 +194,11 @@ async fn run_control_plane(arguments: UpArgs) -> anyhow::Result<i32> {
 }
 
 pub async fn up(arguments: UpArgs) -> anyhow::Result<i32> {
-    run_control_plane(arguments).await
+    run_control_plane(arguments.server, Some(arguments.node)).await
 }
 
-pub async fn server(arguments: UpArgs) -> anyhow::Result<i32> {
-    run_control_plane(arguments).await
+pub async fn server(arguments: ServerArgs) -> anyhow::Result<i32> {
+    run_control_plane(arguments, None).await
 }
 
 pub fn node(arguments: NodeArgs) -> anyhow::Result<i32> {

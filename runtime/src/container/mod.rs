@@ -1,0 +1,4 @@
+//! What a container is given besides its binary: its environment and argv.
+
+pub mod downward;
+pub mod environment;

@@ -1,0 +1,146 @@
+//! Guests: compiling an image into something instantiable, and running one container's
+//! guest to its exit under its limits.
+
+mod engine;
+mod kind;
+mod output;
+mod run;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+pub use engine::EngineSettings;
+pub use kind::GuestKind;
+pub use output::GuestLogOutput;
+pub use run::{GuestExit, GuestLaunch, GuestMount};
+
+use run::{P1GuestState, P2GuestState};
+use wasmtime::Engine;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    #[error("cannot set up the wasmtime engine: {0}")]
+    Engine(String),
+    #[error("cannot read the image file {path}: {source}")]
+    ReadImage {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    UnsupportedBinary(String),
+    #[error("cannot compile the image: {0}")]
+    Compile(String),
+    #[error("the image's imports cannot be satisfied: {0}")]
+    Link(String),
+    #[error("cannot prepare the container's sandbox: {0}")]
+    Sandbox(String),
+}
+
+/// A compiled image, pre-linked so that each container start is only an instantiation.
+pub enum CompiledGuest {
+    /// A WASI p2 command component (exports `wasi:cli/run`).
+    P2Command(wasmtime_wasi::p2::bindings::CommandPre<P2GuestState>),
+    /// A WASI p1 core module (exports `_start`).
+    P1Command(wasmtime::InstancePre<P1GuestState>),
+}
+
+/// The node's engine, its linkers and the images compiled so far, by digest.
+pub struct GuestRuntime {
+    engine: Engine,
+    component_linker: wasmtime::component::Linker<P2GuestState>,
+    module_linker: wasmtime::Linker<P1GuestState>,
+    compiled: Mutex<HashMap<String, Arc<CompiledGuest>>>,
+}
+
+impl GuestRuntime {
+    pub fn new(settings: &EngineSettings) -> Result<GuestRuntime, GuestError> {
+        let engine = engine::build_engine(settings)?;
+        let link_error = |error: wasmtime::Error| GuestError::Engine(error.to_string());
+        let mut component_linker = wasmtime::component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut component_linker).map_err(link_error)?;
+        let mut module_linker = wasmtime::Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut module_linker, |state: &mut P1GuestState| {
+            &mut state.wasi
+        })
+        .map_err(link_error)?;
+        Ok(GuestRuntime {
+            engine,
+            component_linker,
+            module_linker,
+            compiled: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The compiled form of the image with this digest, compiling it (or loading it from
+    /// the on-disk cache) the first time. Compilation runs on a blocking thread: it is
+    /// CPU-bound and may take a second for a large component.
+    pub async fn compile(
+        self: &Arc<Self>,
+        digest: &str,
+        image_file: &Path,
+    ) -> Result<Arc<CompiledGuest>, GuestError> {
+        if let Some(compiled) = self.lookup(digest) {
+            return Ok(compiled);
+        }
+        let runtime = Arc::clone(self);
+        let path = image_file.to_path_buf();
+        let compiled = tokio::task::spawn_blocking(move || runtime.compile_blocking(&path))
+            .await
+            .map_err(|error| GuestError::Compile(error.to_string()))??;
+        let compiled = Arc::new(compiled);
+        self.compiled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(digest.to_owned(), Arc::clone(&compiled));
+        Ok(compiled)
+    }
+
+    fn lookup(&self, digest: &str) -> Option<Arc<CompiledGuest>> {
+        self.compiled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(digest)
+            .cloned()
+    }
+
+    fn compile_blocking(&self, path: &Path) -> Result<CompiledGuest, GuestError> {
+        let bytes = std::fs::read(path).map_err(|source| GuestError::ReadImage {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let compile_error = |error: wasmtime::Error| GuestError::Compile(format!("{error:#}"));
+        let link_error = |error: wasmtime::Error| GuestError::Link(format!("{error:#}"));
+        match kind::binary_format(&bytes)? {
+            kind::BinaryFormat::Component => {
+                let component = wasmtime::component::Component::new(&self.engine, &bytes)
+                    .map_err(compile_error)?;
+                match kind::component_kind(&self.engine, &component)? {
+                    GuestKind::P2Command => {
+                        let pre = self
+                            .component_linker
+                            .instantiate_pre(&component)
+                            .map_err(link_error)?;
+                        let command = wasmtime_wasi::p2::bindings::CommandPre::new(pre)
+                            .map_err(link_error)?;
+                        Ok(CompiledGuest::P2Command(command))
+                    }
+                    other => Err(GuestError::UnsupportedBinary(other.unsupported_message())),
+                }
+            }
+            kind::BinaryFormat::CoreModule => {
+                let module = wasmtime::Module::new(&self.engine, &bytes).map_err(compile_error)?;
+                kind::check_core_module(&module)?;
+                let pre = self
+                    .module_linker
+                    .instantiate_pre(&module)
+                    .map_err(link_error)?;
+                Ok(CompiledGuest::P1Command(pre))
+            }
+        }
+    }
+}

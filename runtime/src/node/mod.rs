@@ -1,0 +1,224 @@
+//! The node agent: registers the Node, keeps its Lease, serves the node endpoint and runs
+//! the pods bound to it.
+
+mod lease;
+mod pods;
+mod registration;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
+use wasmkube_container_logs::{LogRoot, LogRotation};
+use wasmkube_images::{ApiServerImageSource, ImageCache};
+use wasmkube_volumes::{ApiServerVolumeSources, VolumeHost};
+
+use crate::guest::{EngineSettings, GuestRuntime};
+use crate::limits::NodeDefaultLimits;
+use crate::pod::{BackoffSettings, NodeContext};
+
+pub use registration::{kubelet_version, node_capacity};
+
+#[derive(Clone, Debug)]
+pub struct NodeAgentConfig {
+    pub node_name: String,
+    /// Images, compiled modules, pod volumes and logs live here.
+    pub data_dir: PathBuf,
+    /// The address the node is reached at (its InternalIP).
+    pub node_ip: IpAddr,
+    /// Where the node endpoint (logs) listens; port 0 picks a free port.
+    pub endpoint_listen: SocketAddr,
+    pub max_pods: u32,
+    pub backoff: BackoffSettings,
+    pub default_limits: NodeDefaultLimits,
+    /// The largest memory limit a container may have on this node.
+    pub max_container_memory_bytes: u64,
+    /// Host directories pods may mount with hostPath (none by default).
+    pub allowed_host_paths: Vec<PathBuf>,
+    /// Threads that run guests, apart from the agent's own.
+    pub guest_threads: usize,
+}
+
+impl NodeAgentConfig {
+    pub fn new(node_name: String, data_dir: PathBuf) -> NodeAgentConfig {
+        NodeAgentConfig {
+            node_name,
+            data_dir,
+            node_ip: IpAddr::from([127, 0, 0, 1]),
+            endpoint_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_pods: 1000,
+            backoff: BackoffSettings::default(),
+            default_limits: NodeDefaultLimits::default(),
+            max_container_memory_bytes: 4 * 1024 * 1024 * 1024,
+            allowed_host_paths: Vec::new(),
+            guest_threads: std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeAgentError {
+    #[error("cannot prepare the node's directory {path}: {source}")]
+    DataDirectory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot listen for the node endpoint on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the guest threads: {0}")]
+    GuestThreads(std::io::Error),
+    #[error(transparent)]
+    Guest(#[from] crate::guest::GuestError),
+    #[error("cannot open the node's image cache: {0}")]
+    Images(#[from] wasmkube_images::ImageError),
+    #[error("cannot open the container logs: {0}")]
+    Logs(#[from] wasmkube_container_logs::OpenError),
+    #[error("cannot register the node: {0}")]
+    Register(#[from] kube::Error),
+}
+
+/// A running node agent. Dropping it stops its guests.
+pub struct NodeAgent {
+    pub node_name: String,
+    /// Where the node endpoint listens (the real port when 0 was asked for).
+    pub endpoint_address: SocketAddr,
+    guest_runtime: Option<tokio::runtime::Runtime>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for NodeAgent {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Some(runtime) = self.guest_runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn directory(path: PathBuf) -> Result<PathBuf, NodeAgentError> {
+    std::fs::create_dir_all(&path)
+        .map(|()| path.clone())
+        .map_err(|source| NodeAgentError::DataDirectory { path, source })
+}
+
+impl NodeAgent {
+    pub async fn start(
+        config: NodeAgentConfig,
+        client: kube::Client,
+    ) -> Result<NodeAgent, NodeAgentError> {
+        let data_dir = &config.data_dir;
+        let logs = LogRoot::open(&directory(data_dir.join("logs"))?, LogRotation::default())?;
+        let listener = tokio::net::TcpListener::bind(config.endpoint_listen)
+            .await
+            .map_err(|source| NodeAgentError::Listen {
+                address: config.endpoint_listen,
+                source,
+            })?;
+        let endpoint_address = listener
+            .local_addr()
+            .map_err(|source| NodeAgentError::Listen {
+                address: config.endpoint_listen,
+                source,
+            })?;
+        let guest_runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.guest_threads.max(1))
+            .thread_name("wasmkube-guest")
+            .enable_all()
+            .build()
+            .map_err(NodeAgentError::GuestThreads)?;
+        let guests = Arc::new(GuestRuntime::new(&EngineSettings {
+            compilation_cache_dir: directory(data_dir.join("compiled"))?,
+            max_containers: config.max_pods.saturating_mul(2),
+            max_container_memory_bytes: config.max_container_memory_bytes,
+        })?);
+        let capacity = node_capacity(config.max_pods);
+        let status = registration::node_status(&config, endpoint_address.port(), &capacity);
+        registration::register_node(&client, &config, &status).await?;
+
+        let context = Arc::new(NodeContext {
+            node_name: config.node_name.clone(),
+            node_ip: config.node_ip.to_string(),
+            client: client.clone(),
+            guests,
+            guest_executor: guest_runtime.handle().clone(),
+            images: ImageCache::open(&directory(data_dir.join("images"))?)?,
+            image_source: Arc::new(ApiServerImageSource::new(client.clone())),
+            volume_host: VolumeHost {
+                pods_dir: directory(data_dir.join("pods"))?,
+                allowed_host_paths: config.allowed_host_paths.clone(),
+            },
+            volume_sources: Arc::new(ApiServerVolumeSources::new(client.clone())),
+            logs: logs.clone(),
+            backoff: config.backoff,
+            default_limits: config.default_limits,
+            allocatable: capacity,
+        });
+        let endpoint = crate::endpoint::serve(listener, logs);
+        let heartbeat = tokio::spawn(keep_node_alive(client, config.clone(), status));
+        let pods = tokio::spawn(pods::watch_pods(context));
+        tracing::info!(node = %config.node_name, endpoint = %endpoint_address, "node agent started");
+        Ok(NodeAgent {
+            node_name: config.node_name,
+            endpoint_address,
+            guest_runtime: Some(guest_runtime),
+            tasks: vec![endpoint, heartbeat, pods],
+        })
+    }
+}
+
+/// Renews the lease every few seconds and re-posts the node's status now and then.
+async fn keep_node_alive(
+    client: kube::Client,
+    config: NodeAgentConfig,
+    mut status: serde_json::Value,
+) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let mut node_uid = None;
+    let mut last_status_post = tokio::time::Instant::now();
+    let mut ticker = tokio::time::interval(lease::LEASE_RENEW_INTERVAL);
+    loop {
+        ticker.tick().await;
+        if node_uid.is_none() {
+            node_uid = nodes
+                .get_opt(&config.node_name)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|node| node.metadata.uid);
+        }
+        if let Err(error) =
+            lease::renew_lease(&client, &config.node_name, node_uid.as_deref()).await
+        {
+            tracing::warn!(%error, "cannot renew the node's lease");
+        }
+        if last_status_post.elapsed() >= registration::NODE_STATUS_INTERVAL {
+            let capacity = node_capacity(config.max_pods);
+            let port = status["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+                .as_u64()
+                .unwrap_or_default();
+            status = registration::node_status(
+                &config,
+                u16::try_from(port).unwrap_or_default(),
+                &capacity,
+            );
+            // A node deleted by hand comes back, as a kubelet re-registers it.
+            let posted = match registration::register_node(&client, &config, &status).await {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot post the node's status");
+                    false
+                }
+            };
+            if posted {
+                last_status_post = tokio::time::Instant::now();
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The Node object: this machine's capacity, addresses, conditions and software, created
+//! on start and kept fresh with a periodic heartbeat.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+use super::NodeAgentConfig;
+
+/// How often the node's status is re-posted (its Ready heartbeat); liveness itself is
+/// the Lease's job, as in Kubernetes.
+pub const NODE_STATUS_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The version of Kubernetes whose API the node agent speaks, shown as the node's
+/// VERSION, with wasmkube's own version as build metadata.
+pub fn kubelet_version() -> String {
+    format!("v1.33.0+wasmkube-{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// What the node offers: every core and all of the host's memory, and the pod count the
+/// agent's instance pool is sized for.
+pub fn node_capacity(max_pods: u32) -> BTreeMap<String, Quantity> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    // Without a readable memory size the node offers none, rather than a made-up figure.
+    let memory_kibibytes = sysinfo::System::new()
+        .map(|mut system| {
+            system.refresh_memory();
+            system.total_memory() / 1024
+        })
+        .unwrap_or(0);
+    BTreeMap::from([
+        ("cpu".to_owned(), Quantity(cores.to_string())),
+        (
+            "memory".to_owned(),
+            Quantity(format!("{memory_kibibytes}Ki")),
+        ),
+        ("pods".to_owned(), Quantity(max_pods.to_string())),
+    ])
+}
+
+fn condition(kind: &str, status: &str, reason: &str, message: &str, now: &str) -> Value {
+    json!({
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastHeartbeatTime": now,
+        "lastTransitionTime": now,
+    })
+}
+
+pub fn node_status(
+    config: &NodeAgentConfig,
+    endpoint_port: u16,
+    capacity: &BTreeMap<String, Quantity>,
+) -> Value {
+    let now = Timestamp::now().to_string();
+    json!({
+        "capacity": capacity,
+        "allocatable": capacity,
+        "conditions": [
+            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "node agent has sufficient memory available", &now),
+            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "node agent has no disk pressure", &now),
+            condition("PIDPressure", "False", "KubeletHasSufficientPID", "node agent has sufficient PID available", &now),
+            condition("Ready", "True", "KubeletReady", "wasmkube node agent is posting ready status", &now),
+        ],
+        "addresses": [
+            {"type": "InternalIP", "address": config.node_ip.to_string()},
+            {"type": "Hostname", "address": config.node_name},
+        ],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": endpoint_port}},
+        "nodeInfo": {
+            "machineID": "",
+            "systemUUID": "",
+            "bootID": "",
+            "kernelVersion": "",
+            "osImage": format!("wasmkube on {}", std::env::consts::OS),
+            "containerRuntimeVersion": format!("wasmtime://{}", crate::WASMTIME_VERSION),
+            "kubeletVersion": kubelet_version(),
+            "kubeProxyVersion": "",
+            "operatingSystem": "wasi",
+            "architecture": "wasm32",
+        },
+    })
+}
+
+/// Creates the Node if it does not exist, then posts its status.
+pub async fn register_node(
+    client: &kube::Client,
+    config: &NodeAgentConfig,
+    status: &Value,
+) -> Result<(), kube::Error> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    if nodes.get_opt(&config.node_name).await?.is_none() {
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {
+                "name": config.node_name,
+                "labels": {
+                    "kubernetes.io/hostname": config.node_name,
+                    "kubernetes.io/os": "wasi",
+                    "kubernetes.io/arch": "wasm32",
+                    "node.wasmkube.dev/host-os": std::env::consts::OS,
+                },
+            },
+        }))
+        .map_err(kube::Error::SerdeError)?;
+        match nodes.create(&PostParams::default(), &node).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(response)) if response.code == 409 => {}
+            Err(error) => return Err(error),
+        }
+    }
+    post_node_status(client, &config.node_name, status).await
+}
+
+pub async fn post_node_status(
+    client: &kube::Client,
+    node_name: &str,
+    status: &Value,
+) -> Result<(), kube::Error> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    nodes
+        .patch_status(
+            node_name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await
+        .map(drop)
+}

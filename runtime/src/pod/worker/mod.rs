@@ -1,0 +1,501 @@
+//! One pod's worker: a task that owns the pod's state on this node and moves it through
+//! its stages — volumes, init containers in order, app containers in parallel with
+//! restarts and back-off, then the end — publishing status through `pods/status`.
+
+mod publish;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Container, Pod, PodCondition};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use wasmkube_volumes::PodVolumes;
+
+use crate::guest::GuestExit;
+use crate::pod::NodeContext;
+use crate::pod::adoption::adopt_container_status;
+use crate::pod::container_record::{ContainerPhase, ContainerRecord};
+use crate::pod::launch::{PreparedContainer, StartFailure, prepare_container};
+use crate::pod::status::{Restart, pod_phase};
+
+/// How often a running pod's projected volumes are refreshed and its emptyDirs measured.
+const VOLUME_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+/// How soon a failed step that has no back-off of its own (mounting volumes, publishing
+/// status) is retried.
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The agent's handle on a pod's worker.
+pub struct PodWorkerHandle {
+    updates: watch::Sender<Pod>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PodWorkerHandle {
+    /// Passes a newer version of the pod (a deletion timestamp, changed labels) on.
+    pub fn update(&self, pod: Pod) {
+        self.updates.send_replace(pod);
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops the worker because the pod is gone from the API; its containers are
+    /// stopped and its volumes and logs removed.
+    pub fn forget(self) {
+        drop(self.updates);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    MountingVolumes,
+    Initializing,
+    Running,
+    Finished,
+}
+
+struct ContainerExitMessage {
+    init: bool,
+    index: usize,
+    run: u64,
+    exit: GuestExit,
+}
+
+struct PodWorker {
+    context: Arc<NodeContext>,
+    pod: Pod,
+    uid: String,
+    restart: Restart,
+    init: Vec<ContainerRecord>,
+    app: Vec<ContainerRecord>,
+    /// Which run of each container is current, so a stale exit is never mistaken for it.
+    runs: Vec<(bool, usize, u64)>,
+    next_run: u64,
+    volumes: Option<PodVolumes>,
+    stage: Stage,
+    /// Why the pod failed as a whole (`DeadlineExceeded`, `Evicted`), with a message.
+    failure: Option<(String, String)>,
+    start_time: Timestamp,
+    conditions: Vec<PodCondition>,
+    published: Option<Value>,
+    next_volume_check: Instant,
+    exits_sender: mpsc::UnboundedSender<ContainerExitMessage>,
+    exits: mpsc::UnboundedReceiver<ContainerExitMessage>,
+}
+
+pub fn start_pod_worker(context: Arc<NodeContext>, pod: Pod) -> PodWorkerHandle {
+    let (updates, receiver) = watch::channel(pod.clone());
+    let worker = PodWorker::new(context, pod);
+    let task = tokio::spawn(worker.run(receiver));
+    PodWorkerHandle { updates, task }
+}
+
+fn records(containers: Option<&Vec<Container>>, context: &NodeContext) -> Vec<ContainerRecord> {
+    containers
+        .into_iter()
+        .flatten()
+        .map(|container| {
+            ContainerRecord::new(
+                &container.name,
+                container.image.as_deref().unwrap_or_default(),
+                context.backoff,
+            )
+        })
+        .collect()
+}
+
+impl PodWorker {
+    fn new(context: Arc<NodeContext>, pod: Pod) -> PodWorker {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let mut init = records(spec.init_containers.as_ref(), &context);
+        let mut app = records(Some(&spec.containers), &context);
+        let status = pod.status.clone().unwrap_or_default();
+        for (records, statuses) in [
+            (
+                &mut init,
+                status.init_container_statuses.unwrap_or_default(),
+            ),
+            (&mut app, status.container_statuses.unwrap_or_default()),
+        ] {
+            for record in records.iter_mut() {
+                if let Some(status) = statuses.iter().find(|status| status.name == record.name) {
+                    adopt_container_status(record, status);
+                }
+            }
+        }
+        let already_over = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
+        let (exits_sender, exits) = mpsc::unbounded_channel();
+        PodWorker {
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+            restart: Restart::from_spec(spec.restart_policy.as_deref()),
+            init,
+            app,
+            runs: Vec::new(),
+            next_run: 0,
+            volumes: None,
+            stage: if already_over {
+                Stage::Finished
+            } else {
+                Stage::MountingVolumes
+            },
+            failure: already_over
+                .then(|| {
+                    Some((
+                        status.reason.clone()?,
+                        status.message.clone().unwrap_or_default(),
+                    ))
+                })
+                .flatten(),
+            start_time: status.start_time.map_or_else(Timestamp::now, |time| time.0),
+            conditions: status.conditions.unwrap_or_default(),
+            published: None,
+            next_volume_check: Instant::now() + VOLUME_CHECK_INTERVAL,
+            exits_sender,
+            exits,
+            context,
+            pod,
+        }
+    }
+
+    fn namespace(&self) -> &str {
+        self.pod.metadata.namespace.as_deref().unwrap_or("default")
+    }
+
+    fn name(&self) -> &str {
+        self.pod.metadata.name.as_deref().unwrap_or_default()
+    }
+
+    async fn run(mut self, mut updates: watch::Receiver<Pod>) {
+        loop {
+            if self.pod.metadata.deletion_timestamp.is_some() {
+                self.finish_deletion().await;
+                return;
+            }
+            let mut wake = self.advance().await;
+            if !self.publish().await {
+                wake = wake.min(Instant::now() + RETRY_INTERVAL);
+            }
+            tokio::select! {
+                Some(message) = self.exits.recv() => self.container_exited(message),
+                changed = updates.changed() => {
+                    if changed.is_err() {
+                        // The pod is gone from the API without a graceful deletion.
+                        self.stop_everything("the pod was deleted");
+                        self.clean_up();
+                        return;
+                    }
+                    self.pod = updates.borrow_and_update().clone();
+                }
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// Does whatever can be done now and says when to look again.
+    async fn advance(&mut self) -> Instant {
+        let now = Instant::now();
+        let mut wake = now + Duration::from_secs(3600);
+        if self.stage == Stage::Finished {
+            return wake;
+        }
+        if let Some(deadline) = self.active_deadline(now) {
+            if now >= deadline {
+                self.fail(
+                    "DeadlineExceeded",
+                    "Pod was active on the node longer than the specified deadline",
+                );
+                return wake;
+            }
+            wake = wake.min(deadline);
+        }
+        if self.stage == Stage::MountingVolumes {
+            if !self.mount_volumes().await {
+                return now + RETRY_INTERVAL;
+            }
+            self.stage = Stage::Initializing;
+        }
+        if self.stage != Stage::MountingVolumes && now >= self.next_volume_check {
+            self.check_volumes().await;
+            if self.stage == Stage::Finished {
+                return wake;
+            }
+        }
+        wake = wake.min(self.next_volume_check);
+        if self.stage == Stage::Initializing {
+            match self.init.iter().position(|record| !record.succeeded()) {
+                None => self.stage = Stage::Running,
+                Some(index) => {
+                    if pod_phase(&self.init, &self.app, self.restart) == "Failed" {
+                        self.stage = Stage::Finished;
+                        return wake;
+                    }
+                    for record in &mut self.app {
+                        if !record.ever_started {
+                            record.wait("PodInitializing", None);
+                        }
+                    }
+                    return self.start_due(true, vec![index], wake).await;
+                }
+            }
+        }
+        let due: Vec<usize> = (0..self.app.len())
+            .filter(|&index| self.app_container_should_run(index))
+            .collect();
+        if due.is_empty() && self.app.iter().all(|record| !record.is_running()) {
+            self.stage = Stage::Finished;
+            return wake;
+        }
+        self.start_due(false, due, wake).await
+    }
+
+    fn app_container_should_run(&self, index: usize) -> bool {
+        let record = &self.app[index];
+        match &record.phase {
+            ContainerPhase::Running { .. } => false,
+            ContainerPhase::Terminated(terminated) => self.restart.restarts(terminated.exit_code),
+            ContainerPhase::Waiting { .. } => true,
+        }
+    }
+
+    /// Starts the containers at `indices` whose back-off has passed (all at once: their
+    /// images are pulled and compiled concurrently).
+    async fn start_due(&mut self, init: bool, indices: Vec<usize>, mut wake: Instant) -> Instant {
+        let now = Instant::now();
+        let mut ready = Vec::new();
+        for index in indices {
+            let record = self.record_mut(init, index);
+            match record.not_before {
+                Some(not_before) if not_before > now => {
+                    if let ContainerPhase::Waiting { reason, message } = &record.phase
+                        && reason == "ErrImagePull"
+                    {
+                        let message = format!(
+                            "Back-off pulling image \"{}\": {}",
+                            record.image,
+                            message.clone().unwrap_or_default()
+                        );
+                        record.wait("ImagePullBackOff", Some(message));
+                    }
+                    wake = wake.min(not_before);
+                }
+                _ => ready.push(index),
+            }
+        }
+        let Some(volumes) = self.volumes.as_ref() else {
+            return wake;
+        };
+        let spec = self.pod.spec.clone().unwrap_or_default();
+        let containers = if init {
+            spec.init_containers.unwrap_or_default()
+        } else {
+            spec.containers
+        };
+        let preparations = ready.iter().map(|&index| {
+            let record = if init {
+                &self.init[index]
+            } else {
+                &self.app[index]
+            };
+            let instance = record.restart_count + i32::from(record.ever_started);
+            prepare_container(
+                &self.context,
+                &self.pod,
+                &containers[index],
+                volumes,
+                instance,
+                Arc::clone(&record.cpu_usage),
+            )
+        });
+        let prepared = futures::future::join_all(preparations).await;
+        for (index, result) in ready.into_iter().zip(prepared) {
+            match result {
+                Ok(prepared) => self.spawn_guest(init, index, prepared),
+                Err(failure) => {
+                    let retry_at = self.start_failed(init, index, failure);
+                    // ErrImagePull turns into ImagePullBackOff shortly, as the kubelet shows it.
+                    wake = wake
+                        .min(retry_at)
+                        .min(Instant::now() + Duration::from_millis(500));
+                }
+            }
+        }
+        wake
+    }
+
+    fn record_mut(&mut self, init: bool, index: usize) -> &mut ContainerRecord {
+        if init {
+            &mut self.init[index]
+        } else {
+            &mut self.app[index]
+        }
+    }
+
+    fn spawn_guest(&mut self, init: bool, index: usize, prepared: PreparedContainer) {
+        let run = self.next_run;
+        self.next_run += 1;
+        let guests = Arc::clone(&self.context.guests);
+        let exits = self.exits_sender.clone();
+        let task = self.context.guest_executor.spawn(async move {
+            let exit = guests.run(&prepared.compiled, prepared.launch).await;
+            // The worker may be gone (the pod was deleted); then nobody needs the exit.
+            let _ = exits.send(ContainerExitMessage {
+                init,
+                index,
+                run,
+                exit,
+            });
+        });
+        self.runs
+            .retain(|(is_init, at, _)| !(*is_init == init && *at == index));
+        self.runs.push((init, index, run));
+        let record = self.record_mut(init, index);
+        record.image_id = Some(prepared.image_id);
+        record.started(task.abort_handle());
+    }
+
+    fn start_failed(&mut self, init: bool, index: usize, failure: StartFailure) -> Instant {
+        let record = self.record_mut(init, index);
+        let (reason, message, delay) = match failure {
+            StartFailure::Image { reason, message } => {
+                (reason, message, record.pull_backoff.next_delay())
+            }
+            StartFailure::Config(message) => (
+                "CreateContainerConfigError",
+                message,
+                record.pull_backoff.next_delay(),
+            ),
+            StartFailure::Create(message) => (
+                "CreateContainerError",
+                message,
+                record.pull_backoff.next_delay(),
+            ),
+        };
+        tracing::info!(container = %record.name, reason, %message, "container cannot start");
+        record.wait(reason, Some(message));
+        let retry_at = Instant::now() + delay;
+        record.not_before = Some(retry_at);
+        retry_at
+    }
+
+    fn container_exited(&mut self, message: ContainerExitMessage) {
+        let current = self.runs.iter().any(|&(init, index, run)| {
+            init == message.init && index == message.index && run == message.run
+        });
+        if !current {
+            return;
+        }
+        let uid = self.uid.clone();
+        let pod_key = format!("{}_{}({uid})", self.name(), self.namespace());
+        let restart = self.restart;
+        let record = self.record_mut(message.init, message.index);
+        let exit_code = message.exit.exit_code;
+        record.exited(message.exit, &uid);
+        let restarts = if message.init {
+            exit_code != 0 && restart != Restart::Never
+        } else {
+            restart.restarts(exit_code)
+        };
+        if !restarts {
+            return;
+        }
+        let delay = record.restart_backoff.next_delay();
+        if delay.is_zero() {
+            return;
+        }
+        if let ContainerPhase::Terminated(terminated) = &record.phase {
+            record.last_terminated = Some(terminated.clone());
+        }
+        let message = format!(
+            "back-off {} restarting failed container={} pod={pod_key}",
+            go_duration(delay),
+            record.name
+        );
+        record.wait("CrashLoopBackOff", Some(message));
+        record.not_before = Some(Instant::now() + delay);
+    }
+
+    /// When the pod's `activeDeadlineSeconds` runs out, counted from its start time.
+    fn active_deadline(&self, now: Instant) -> Option<Instant> {
+        let seconds = self.pod.spec.as_ref()?.active_deadline_seconds?;
+        let elapsed = Timestamp::now().duration_since(self.start_time);
+        let remaining = jiff::SignedDuration::from_secs(seconds) - elapsed;
+        let remaining = Duration::try_from(remaining).unwrap_or(Duration::ZERO);
+        Some(now + remaining)
+    }
+
+    /// Ends the pod as a whole: every container is stopped and the pod fails.
+    fn fail(&mut self, reason: &str, message: &str) {
+        self.stop_everything(message);
+        self.failure = Some((reason.to_owned(), message.to_owned()));
+        self.stage = Stage::Finished;
+    }
+
+    fn stop_everything(&mut self, reason: &str) {
+        let uid = self.uid.clone();
+        for record in self.init.iter_mut().chain(self.app.iter_mut()) {
+            record.kill(&uid, reason);
+        }
+    }
+
+    /// Sets up the pod's volumes; a failure leaves the containers waiting in
+    /// `ContainerCreating` with the reason, and is retried.
+    async fn mount_volumes(&mut self) -> bool {
+        let result = PodVolumes::prepare(
+            &self.context.volume_host,
+            &self.pod,
+            &self.context.allocatable,
+            self.context.volume_sources.as_ref(),
+        )
+        .await;
+        match result {
+            Ok(volumes) => {
+                self.volumes = Some(volumes);
+                true
+            }
+            Err(error) => {
+                let message = error.to_string();
+                tracing::info!(pod = %self.name(), %message, "cannot mount the pod's volumes");
+                for record in self.init.iter_mut().chain(self.app.iter_mut()) {
+                    if !record.ever_started {
+                        record.wait("ContainerCreating", Some(message.clone()));
+                    }
+                }
+                false
+            }
+        }
+    }
+
+    /// Propagates ConfigMap, Secret and downward API changes into the pod's volumes and
+    /// evicts the pod if an emptyDir outgrew its sizeLimit, as the kubelet does.
+    async fn check_volumes(&mut self) {
+        self.next_volume_check = Instant::now() + VOLUME_CHECK_INTERVAL;
+        let Some(volumes) = &self.volumes else {
+            return;
+        };
+        if let Err(error) = volumes
+            .refresh(&self.pod, self.context.volume_sources.as_ref())
+            .await
+        {
+            tracing::info!(pod = %self.name(), %error, "cannot refresh the pod's volumes");
+        }
+        if let Some(over_limit) = volumes.empty_dir_usage_over_limit() {
+            self.fail("Evicted", &over_limit.eviction_message());
+        }
+    }
+}
+
+/// A duration as Go prints it in the kubelet's messages (`10s`, `1m20s`, `5m0s`).
+fn go_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds >= 60 {
+        format!("{}m{}s", seconds / 60, seconds % 60)
+    } else if seconds > 0 {
+        format!("{seconds}s")
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}

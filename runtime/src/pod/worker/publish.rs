@@ -1,0 +1,117 @@
+//! What a pod worker tells the API server: the pod's status, and at the end of a
+//! graceful deletion, that the pod is gone.
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde_json::{Value, json};
+use wasmkube_volumes::remove_pod_volumes;
+
+use super::PodWorker;
+use crate::pod::container_record::ContainerRecord;
+use crate::pod::status::{pod_conditions, pod_phase};
+
+impl PodWorker {
+    fn status(&mut self) -> Value {
+        let mut phase = pod_phase(&self.init, &self.app, self.restart);
+        if self.failure.is_some() {
+            phase = "Failed";
+        }
+        self.conditions = pod_conditions(&self.init, &self.app, phase, &self.conditions);
+        let uid = &self.uid;
+        let statuses = |records: &[ContainerRecord], init: bool| -> Vec<Value> {
+            records
+                .iter()
+                .map(|record| {
+                    let ready = if init {
+                        record.succeeded()
+                    } else {
+                        record.is_running()
+                    };
+                    serde_json::to_value(record.status(uid, ready)).unwrap_or(Value::Null)
+                })
+                .collect()
+        };
+        let node_ip = &self.context.node_ip;
+        let mut status = json!({
+            "phase": phase,
+            "conditions": self.conditions,
+            "hostIP": node_ip,
+            "hostIPs": [{"ip": node_ip}],
+            "startTime": self.start_time,
+            "containerStatuses": statuses(&self.app, false),
+            "reason": null,
+            "message": null,
+        });
+        if !self.init.is_empty() {
+            status["initContainerStatuses"] = Value::Array(statuses(&self.init, true));
+        }
+        if let Some((reason, message)) = &self.failure {
+            status["reason"] = json!(reason);
+            status["message"] = json!(message);
+        }
+        status
+    }
+
+    /// Sends the status if it changed since it was last sent; false if sending failed.
+    pub(super) async fn publish(&mut self) -> bool {
+        let status = self.status();
+        if self.published.as_ref() == Some(&status) {
+            return true;
+        }
+        let pods: Api<Pod> = Api::namespaced(self.context.client.clone(), self.namespace());
+        let patch = Patch::Merge(json!({"status": status}));
+        match pods
+            .patch_status(self.name(), &PatchParams::default(), &patch)
+            .await
+        {
+            Ok(_) => {
+                self.published = Some(status);
+                true
+            }
+            Err(kube::Error::Api(response)) if response.code == 404 => true,
+            Err(error) => {
+                tracing::warn!(pod = %self.name(), %error, "cannot update the pod's status");
+                false
+            }
+        }
+    }
+
+    /// The pod is being deleted: its containers stop (a WASI guest has no signal handler,
+    /// so it ends at once, as a process without a SIGTERM handler does), the final status
+    /// is published, and the pod object is removed for good with a grace period of zero.
+    pub(super) async fn finish_deletion(&mut self) {
+        self.stop_everything("the pod is being deleted");
+        self.publish().await;
+        let pods: Api<Pod> = Api::namespaced(self.context.client.clone(), self.namespace());
+        let parameters = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: Some(self.uid.clone()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match pods.delete(self.name(), &parameters).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(response)) if matches!(response.code, 404 | 409) => {}
+            Err(error) => {
+                tracing::warn!(pod = %self.name(), %error, "cannot remove the deleted pod")
+            }
+        }
+        self.clean_up();
+    }
+
+    pub(super) fn clean_up(&self) {
+        let metadata = &self.pod.metadata;
+        if let Err(error) = remove_pod_volumes(&self.context.volume_host, &self.uid) {
+            tracing::warn!(pod = %self.name(), %error, "cannot remove the pod's volumes");
+        }
+        if let Err(error) = self.context.logs.remove_pod_logs(
+            self.namespace(),
+            metadata.name.as_deref().unwrap_or_default(),
+            &self.uid,
+        ) {
+            tracing::warn!(pod = %self.name(), %error, "cannot remove the pod's logs");
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! A real one-node cluster in the test's process: the control plane on a temporary store
+//! and a node agent beside it, as `wasmkube up` runs them, with short restart back-offs.
+
+// Each test crate includes this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use wasmkube_control_plane::api::ApiOptions;
+use wasmkube_control_plane::server::{ControlPlane, ControlPlaneOptions, start};
+use wasmkube_runtime::{BackoffSettings, NodeAgent, NodeAgentConfig};
+use wasmkube_wasm_guests::{WasmTarget, guest};
+
+pub const NODE_NAME: &str = "node-1";
+
+pub struct TestCluster {
+    pub client: kube::Client,
+    pub agent: NodeAgent,
+    pub control_plane: ControlPlane,
+    pub directory: tempfile::TempDir,
+}
+
+pub fn guest_image(name: &str, target: WasmTarget) -> String {
+    format!("file://{}", guest(name, target).display())
+}
+
+pub fn testbox() -> String {
+    guest_image("testbox", WasmTarget::P2)
+}
+
+impl TestCluster {
+    pub async fn start() -> TestCluster {
+        TestCluster::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut NodeAgentConfig)) -> TestCluster {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let control_plane = start(ControlPlaneOptions {
+            data_dir: directory.path().join("server"),
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            api: ApiOptions::default(),
+            compaction_interval: Duration::from_secs(300),
+        })
+        .await
+        .expect("the control plane starts");
+        let mut config = NodeAgentConfig::new(NODE_NAME.to_owned(), directory.path().join("node"));
+        config.backoff = BackoffSettings {
+            initial: Duration::from_millis(500),
+            maximum: Duration::from_secs(2),
+        };
+        config.max_pods = 50;
+        configure(&mut config);
+        let agent = NodeAgent::start(config, control_plane.client.clone())
+            .await
+            .expect("the node agent starts");
+        TestCluster {
+            client: control_plane.client.clone(),
+            agent,
+            control_plane,
+            directory,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.directory.path().to_path_buf()
+    }
+
+    pub fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), "default")
+    }
+
+    /// Creates a pod from YAML, bound to the test node (there is no scheduler yet).
+    pub async fn create_pod(&self, manifest: &str) -> Pod {
+        let mut pod: Pod = serde_yaml::from_str(manifest).expect("a pod manifest");
+        pod.spec.get_or_insert_default().node_name = Some(NODE_NAME.to_owned());
+        self.pods()
+            .create(&PostParams::default(), &pod)
+            .await
+            .expect("the pod is created")
+    }
+
+    /// Waits (on a watch) until the pod satisfies `done`, failing after `timeout` with the
+    /// pod's last status.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        timeout: Duration,
+        done: impl Fn(&Pod) -> bool,
+    ) -> Pod {
+        let pods = self.pods();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last = pods.get(name).await.expect("the pod exists");
+        loop {
+            if done(&last) {
+                return last;
+            }
+            let version = last.metadata.resource_version.clone().unwrap_or_default();
+            let parameters = WatchParams::default()
+                .fields(&format!("metadata.name={name}"))
+                .timeout(10);
+            let mut events = pods
+                .watch(&parameters, &version)
+                .await
+                .expect("a watch")
+                .boxed();
+            loop {
+                let next = tokio::time::timeout_at(deadline, events.try_next()).await;
+                match next {
+                    Err(_) => panic!(
+                        "pod {name} did not get there in {timeout:?}; its status: {}",
+                        serde_json::to_string_pretty(&last.status).unwrap_or_default()
+                    ),
+                    Ok(Ok(Some(WatchEvent::Added(pod) | WatchEvent::Modified(pod)))) => {
+                        last = pod;
+                        if done(&last) {
+                            return last;
+                        }
+                    }
+                    Ok(Ok(Some(_))) => {}
+                    Ok(Ok(None) | Err(_)) => break,
+                }
+            }
+        }
+    }
+
+    /// The logs of a container, read from the node agent's log files through the node
+    /// endpoint, as the API server's pods/log proxy reads them.
+    pub async fn logs(&self, name: &str, container: &str) -> String {
+        let pods = self.pods();
+        pods.logs(
+            name,
+            &kube::api::LogParams {
+                container: Some(container.to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|error| panic!("logs of {name}/{container}: {error}"))
+    }
+}
+
+pub fn phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|status| status.phase.as_deref())
+        .unwrap_or_default()
+}
+
+pub fn container_status<'a>(
+    pod: &'a Pod,
+    container: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::ContainerStatus> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|status| status.name == container)
+}
+
+pub fn waiting_reason(pod: &Pod, container: &str) -> Option<String> {
+    container_status(pod, container)?
+        .state
+        .as_ref()?
+        .waiting
+        .as_ref()?
+        .reason
+        .clone()
+}
+
+pub fn terminated(
+    pod: &Pod,
+    container: &str,
+) -> Option<k8s_openapi::api::core::v1::ContainerStateTerminated> {
+    container_status(pod, container)?
+        .state
+        .as_ref()?
+        .terminated
+        .clone()
+}
