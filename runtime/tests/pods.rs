@@ -326,3 +326,45 @@ async fn active_deadline_seconds_ends_a_pod_that_runs_too_long() {
         Some("Pod was active on the node longer than the specified deadline")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_map_volume_follows_updates_to_its_config_map() {
+    let cluster = TestCluster::start().await;
+    let config_maps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(cluster.client.clone(), "default");
+    let config_map =
+        serde_yaml::from_str("metadata: {name: page}\ndata: {index.html: first}\n").unwrap();
+    config_maps
+        .create(&Default::default(), &config_map)
+        .await
+        .unwrap();
+    let image = testbox();
+    let pod = cluster
+        .create_pod(&format!(
+            "metadata: {{name: web}}\nspec:\n  volumes: [{{name: page, configMap: {{name: page}}}}]\n  containers:\n  - name: box\n    image: {image}\n    args: [sleep-forever]\n    volumeMounts: [{{name: page, mountPath: /srv}}]\n"
+        ))
+        .await;
+    cluster
+        .wait_for("web", TIMEOUT, |pod| phase(pod) == "Running")
+        .await;
+    let file = cluster
+        .data_dir()
+        .join("node/pods")
+        .join(pod.metadata.uid.unwrap())
+        .join("volumes/page/index.html");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "first");
+    let patch = kube::api::Patch::Merge(serde_json::json!({"data": {"index.html": "second"}}));
+    config_maps
+        .patch("page", &Default::default(), &patch)
+        .await
+        .unwrap();
+    // The kubelet propagates within its sync period; this agent checks every 10 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&file).unwrap() != "second" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the update never reached the volume"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

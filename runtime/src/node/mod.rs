@@ -24,8 +24,11 @@ pub use registration::{kubelet_version, node_capacity};
 #[derive(Clone, Debug)]
 pub struct NodeAgentConfig {
     pub node_name: String,
-    /// Images, compiled modules, pod volumes and logs live here.
+    /// Images, pod volumes and logs live here.
     pub data_dir: PathBuf,
+    /// Where compiled modules are cached (by default `DATA_DIR/compiled`); agents may
+    /// share one, as wasmtime's cache is safe to use from several processes.
+    pub compilation_cache_dir: PathBuf,
     /// The address the node is reached at (its InternalIP).
     pub node_ip: IpAddr,
     /// Where the node endpoint (logs) listens; port 0 picks a free port.
@@ -45,6 +48,7 @@ impl NodeAgentConfig {
     pub fn new(node_name: String, data_dir: PathBuf) -> NodeAgentConfig {
         NodeAgentConfig {
             node_name,
+            compilation_cache_dir: data_dir.join("compiled"),
             data_dir,
             node_ip: IpAddr::from([127, 0, 0, 1]),
             endpoint_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -134,7 +138,7 @@ impl NodeAgent {
             .build()
             .map_err(NodeAgentError::GuestThreads)?;
         let guests = Arc::new(GuestRuntime::new(&EngineSettings {
-            compilation_cache_dir: directory(data_dir.join("compiled"))?,
+            compilation_cache_dir: directory(config.compilation_cache_dir.clone())?,
             max_containers: config.max_pods.saturating_mul(2),
             max_container_memory_bytes: config.max_container_memory_bytes,
         })?);

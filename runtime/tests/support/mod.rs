@@ -19,7 +19,8 @@ pub const NODE_NAME: &str = "node-1";
 
 pub struct TestCluster {
     pub client: kube::Client,
-    pub agent: NodeAgent,
+    pub agent: Option<NodeAgent>,
+    pub agent_config: NodeAgentConfig,
     pub control_plane: ControlPlane,
     pub directory: tempfile::TempDir,
 }
@@ -53,16 +54,32 @@ impl TestCluster {
             maximum: Duration::from_secs(2),
         };
         config.max_pods = 50;
+        // Every test cluster compiles the same guests: one cache spares the repeats.
+        config.compilation_cache_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compiled");
         configure(&mut config);
-        let agent = NodeAgent::start(config, control_plane.client.clone())
+        let agent = NodeAgent::start(config.clone(), control_plane.client.clone())
             .await
             .expect("the node agent starts");
         TestCluster {
             client: control_plane.client.clone(),
-            agent,
+            agent: Some(agent),
+            agent_config: config,
             control_plane,
             directory,
         }
+    }
+
+    /// Stops the node agent, as a crash or an upgrade would: its guests end with it.
+    pub fn stop_agent(&mut self) {
+        self.agent = None;
+    }
+
+    /// Starts a new node agent on the same data directory.
+    pub async fn start_agent(&mut self) {
+        let agent = NodeAgent::start(self.agent_config.clone(), self.client.clone())
+            .await
+            .expect("the node agent starts again");
+        self.agent = Some(agent);
     }
 
     pub fn data_dir(&self) -> PathBuf {

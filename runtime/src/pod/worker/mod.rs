@@ -10,7 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, Pod, PodCondition};
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use wasmkube_volumes::PodVolumes;
 
@@ -27,10 +27,20 @@ const VOLUME_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 /// status) is retried.
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The agent's handle on a pod's worker.
+/// The agent's handle on a pod's worker. Dropping it (the agent is stopping) stops the
+/// worker where it is, leaving the pod's volumes and logs for the next agent to adopt.
 pub struct PodWorkerHandle {
     updates: watch::Sender<Pod>,
+    gone: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PodWorkerHandle {
+    fn drop(&mut self) {
+        if self.gone.is_some() {
+            self.task.abort();
+        }
+    }
 }
 
 impl PodWorkerHandle {
@@ -45,8 +55,11 @@ impl PodWorkerHandle {
 
     /// Stops the worker because the pod is gone from the API; its containers are
     /// stopped and its volumes and logs removed.
-    pub fn forget(self) {
-        drop(self.updates);
+    pub fn forget(mut self) {
+        if let Some(gone) = self.gone.take() {
+            // A worker that already ended has nothing left to stop.
+            let _ = gone.send(());
+        }
     }
 }
 
@@ -89,9 +102,14 @@ struct PodWorker {
 
 pub fn start_pod_worker(context: Arc<NodeContext>, pod: Pod) -> PodWorkerHandle {
     let (updates, receiver) = watch::channel(pod.clone());
+    let (gone, gone_receiver) = oneshot::channel();
     let worker = PodWorker::new(context, pod);
-    let task = tokio::spawn(worker.run(receiver));
-    PodWorkerHandle { updates, task }
+    let task = tokio::spawn(worker.run(receiver, gone_receiver));
+    PodWorkerHandle {
+        updates,
+        gone: Some(gone),
+        task,
+    }
 }
 
 fn records(containers: Option<&Vec<Container>>, context: &NodeContext) -> Vec<ContainerRecord> {
@@ -169,7 +187,7 @@ impl PodWorker {
         self.pod.metadata.name.as_deref().unwrap_or_default()
     }
 
-    async fn run(mut self, mut updates: watch::Receiver<Pod>) {
+    async fn run(mut self, mut updates: watch::Receiver<Pod>, mut gone: oneshot::Receiver<()>) {
         loop {
             if self.pod.metadata.deletion_timestamp.is_some() {
                 self.finish_deletion().await;
@@ -181,11 +199,14 @@ impl PodWorker {
             }
             tokio::select! {
                 Some(message) = self.exits.recv() => self.container_exited(message),
+                Ok(()) = &mut gone => {
+                    // The pod is gone from the API without a graceful deletion.
+                    self.stop_everything("the pod was deleted");
+                    self.clean_up();
+                    return;
+                }
                 changed = updates.changed() => {
                     if changed.is_err() {
-                        // The pod is gone from the API without a graceful deletion.
-                        self.stop_everything("the pod was deleted");
-                        self.clean_up();
                         return;
                     }
                     self.pod = updates.borrow_and_update().clone();
