@@ -5,5 +5,6 @@ pub mod controllers;
 pub mod images;
 mod listener;
 pub mod resources;
+pub mod scheduler;
 pub mod server;
 pub mod store;

@@ -172,6 +172,7 @@ pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, Control
     ));
     tokio::spawn(crate::controllers::namespace::run(client.clone()));
     tokio::spawn(crate::controllers::resource_quota::run(client.clone()));
+    tokio::spawn(crate::scheduler::run(client.clone()));
     tracing::info!(%address, "API server listening");
     Ok(ControlPlane {
         address,

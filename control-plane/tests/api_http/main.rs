@@ -10,5 +10,6 @@ mod lifecycle;
 mod lists;
 mod pod_log;
 mod quota;
+mod scheduler;
 mod support;
 mod watches;
