@@ -25,11 +25,17 @@ fn free_port() -> u16 {
 
 impl Cluster {
     pub fn start(data_dir: &Path) -> Cluster {
+        Cluster::start_with_arguments(data_dir, &[])
+    }
+
+    /// Starts `wasmkube up` with more arguments (node agent settings, say).
+    pub fn start_with_arguments(data_dir: &Path, arguments: &[&str]) -> Cluster {
         let address = format!("127.0.0.1:{}", free_port());
         let mut process = Command::new(env!("CARGO_BIN_EXE_wasmkube"))
             .args(["up", "--data-dir"])
             .arg(data_dir)
             .args(["--listen", &address])
+            .args(arguments)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -109,6 +115,35 @@ impl Cluster {
             self.wasmkube_command(KubeconfigBy::Flag, arguments),
             Some(input),
         )
+    }
+
+    /// Polls `kubectl get ARGUMENTS -o jsonpath=TEMPLATE` until `done` accepts its output,
+    /// failing with the last output after `timeout`.
+    pub fn wait_for_jsonpath(
+        &self,
+        arguments: &[&str],
+        template: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        let output_flag = format!("-o=jsonpath={template}");
+        let mut all_arguments = vec!["get"];
+        all_arguments.extend_from_slice(arguments);
+        all_arguments.push(&output_flag);
+        loop {
+            let output = self.kubectl("kubectl", &all_arguments);
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            if output.status.success() && done(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kubectl {all_arguments:?} never satisfied the test; last output: {text} {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     pub fn stop(mut self) {
