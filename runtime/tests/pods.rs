@@ -149,6 +149,9 @@ spec:
     image: {image}
     args: [write, /data/config.txt, prepared]
     volumeMounts: [{{name: scratch, mountPath: /data}}]
+  - name: settle
+    image: {image}
+    args: [sleep, "1.5"]
   containers:
   - name: writer
     image: {image}
@@ -176,23 +179,26 @@ spec:
             "{container}"
         );
     }
-    let init = &pod
+    let init_statuses = pod
         .status
         .as_ref()
         .unwrap()
         .init_container_statuses
-        .as_ref()
-        .unwrap()[0];
-    let init_end = init
+        .clone()
+        .unwrap();
+    // Each init container ran once, even while status updates woke the pod's worker.
+    assert!(
+        init_statuses.iter().all(|status| status.restart_count == 0),
+        "{init_statuses:?}"
+    );
+    let last_init = init_statuses[1]
         .state
         .as_ref()
         .unwrap()
         .terminated
         .as_ref()
-        .unwrap()
-        .finished_at
-        .clone()
         .unwrap();
+    let init_end = last_init.finished_at.clone().unwrap();
     let app_start = terminated(&pod, "config").unwrap().started_at.unwrap();
     assert!(
         init_end.0 <= app_start.0,

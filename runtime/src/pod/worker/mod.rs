@@ -259,6 +259,9 @@ impl PodWorker {
                             record.wait("PodInitializing", None);
                         }
                     }
+                    if self.init[index].is_running() {
+                        return wake;
+                    }
                     return self.start_due(true, vec![index], wake).await;
                 }
             }
