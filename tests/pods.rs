@@ -89,6 +89,9 @@ fn the_resource_lab_runs_with_kubectl_oom_kills_limits_and_limit_range_defaults(
     loop {
         let logs = succeeds(&cluster.kubectl("kubectl", &["logs", "hog-within-limit"]));
         if logs.contains("Allocated") {
+            // The project's own client reads the same log through pods/log.
+            let own = succeeds(&cluster.wasmkube(&["logs", "hog-within-limit"]));
+            assert!(own.contains("Allocated"), "{own}");
             let restarts = succeeds(&cluster.kubectl(
                 "kubectl",
                 &[
