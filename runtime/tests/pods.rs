@@ -374,3 +374,77 @@ async fn a_config_map_volume_follows_updates_to_its_config_map() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_stop_hook_lets_a_container_finish_on_its_own_within_the_grace_period() {
+    use futures::{StreamExt, TryStreamExt};
+    use kube::api::{WatchEvent, WatchParams};
+
+    let cluster = TestCluster::start().await;
+    let image = testbox();
+    cluster
+        .create_pod(&format!(
+            r#"
+metadata: {{name: graceful}}
+spec:
+  terminationGracePeriodSeconds: 30
+  volumes: [{{name: scratch, emptyDir: {{}}}}]
+  containers:
+  - name: app
+    image: {image}
+    command: [testbox, wait-for, /data/stop, "120"]
+    volumeMounts: [{{name: scratch, mountPath: /data}}]
+    lifecycle:
+      preStop:
+        exec: {{command: [testbox, write, /data/stop, now]}}
+  - name: plain
+    image: {image}
+    args: [sleep-forever]
+"#
+        ))
+        .await;
+    let pod = cluster
+        .wait_for("graceful", TIMEOUT, |pod| phase(pod) == "Running")
+        .await;
+    let version = pod.metadata.resource_version.clone().unwrap();
+    let mut events = cluster
+        .pods()
+        .watch(
+            &WatchParams::default().fields("metadata.name=graceful"),
+            &version,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    let started = std::time::Instant::now();
+    cluster
+        .pods()
+        .delete("graceful", &Default::default())
+        .await
+        .unwrap();
+    let mut last_seen = None;
+    loop {
+        match tokio::time::timeout(TIMEOUT, events.try_next()).await {
+            Ok(Ok(Some(WatchEvent::Modified(pod)))) => last_seen = Some(pod),
+            Ok(Ok(Some(WatchEvent::Deleted(_)))) => break,
+            Ok(Ok(Some(_))) => {}
+            other => panic!(
+                "the pod was not removed: {:?}",
+                other.map(|result| result.map(|event| event.is_some()))
+            ),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the deletion waited out the grace period"
+    );
+    let last_seen = last_seen.expect("the final status");
+    // The hook told `app` to stop and it finished by itself; `plain` has no hook, so it
+    // was stopped at once, like a process without a SIGTERM handler.
+    let app = terminated(&last_seen, "app").unwrap();
+    assert_eq!(
+        (app.exit_code, app.reason.as_deref()),
+        (0, Some("Completed"))
+    );
+    assert_eq!(terminated(&last_seen, "plain").unwrap().exit_code, 143);
+}

@@ -39,12 +39,20 @@ pub enum StartFailure {
     Create(String),
 }
 
+/// Where a run's output goes: the container's log under its name and restart count (a
+/// lifecycle hook writes under a name of its own, so it never rotates the container's
+/// log away).
+pub struct LogTarget<'a> {
+    pub name: &'a str,
+    pub instance: i32,
+}
+
 pub async fn prepare_container(
     context: &NodeContext,
     pod: &Pod,
     container: &Container,
     volumes: &PodVolumes,
-    log_instance: i32,
+    log_target: LogTarget<'_>,
     cpu_usage: Arc<CpuUsage>,
 ) -> Result<PreparedContainer, StartFailure> {
     let image = container.image.as_deref().unwrap_or_default();
@@ -106,8 +114,8 @@ pub async fn prepare_container(
             metadata.namespace.as_deref().unwrap_or_default(),
             metadata.name.as_deref().unwrap_or_default(),
             metadata.uid.as_deref().unwrap_or_default(),
-            &container.name,
-            u32::try_from(log_instance).unwrap_or_default(),
+            log_target.name,
+            u32::try_from(log_target.instance).unwrap_or_default(),
         )
         .map_err(|error| {
             StartFailure::Create(format!("cannot open the container's log: {error}"))

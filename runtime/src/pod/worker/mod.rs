@@ -3,6 +3,7 @@
 //! restarts and back-off, then the end — publishing status through `pods/status`.
 
 mod publish;
+mod termination;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use crate::guest::GuestExit;
 use crate::pod::NodeContext;
 use crate::pod::adoption::adopt_container_status;
 use crate::pod::container_record::{ContainerPhase, ContainerRecord};
-use crate::pod::launch::{PreparedContainer, StartFailure, prepare_container};
+use crate::pod::launch::{LogTarget, PreparedContainer, StartFailure, prepare_container};
 use crate::pod::status::{Restart, pod_phase};
 
 /// How often a running pod's projected volumes are refreshed and its emptyDirs measured.
@@ -324,13 +325,16 @@ impl PodWorker {
             } else {
                 &self.app[index]
             };
-            let instance = record.restart_count + i32::from(record.ever_started);
+            let log_target = LogTarget {
+                name: &record.name,
+                instance: record.restart_count + i32::from(record.ever_started),
+            };
             prepare_container(
                 &self.context,
                 &self.pod,
                 &containers[index],
                 volumes,
-                instance,
+                log_target,
                 Arc::clone(&record.cpu_usage),
             )
         });
@@ -405,11 +409,15 @@ impl PodWorker {
         retry_at
     }
 
-    fn container_exited(&mut self, message: ContainerExitMessage) {
-        let current = self.runs.iter().any(|&(init, index, run)| {
+    /// Whether an exit is from the container's current run (not one stopped before).
+    fn is_current_run(&self, message: &ContainerExitMessage) -> bool {
+        self.runs.iter().any(|&(init, index, run)| {
             init == message.init && index == message.index && run == message.run
-        });
-        if !current {
+        })
+    }
+
+    fn container_exited(&mut self, message: ContainerExitMessage) {
+        if !self.is_current_run(&message) {
             return;
         }
         let uid = self.uid.clone();

@@ -76,11 +76,11 @@ impl PodWorker {
         }
     }
 
-    /// The pod is being deleted: its containers stop (a WASI guest has no signal handler,
-    /// so it ends at once, as a process without a SIGTERM handler does), the final status
-    /// is published, and the pod object is removed for good with a grace period of zero.
+    /// The pod is being deleted: its containers stop (gracefully, see `termination.rs`),
+    /// the final status is published, and the pod object is removed for good with a
+    /// grace period of zero.
     pub(super) async fn finish_deletion(&mut self) {
-        self.stop_everything("the pod is being deleted");
+        self.stop_gracefully().await;
         self.publish().await;
         let pods: Api<Pod> = Api::namespaced(self.context.client.clone(), self.namespace());
         let parameters = DeleteParams {
