@@ -30,7 +30,8 @@ enum Command {
     Server(cluster::ServerArgs),
     /// Join this machine to a cluster as a node.
     Node(cluster::NodeArgs),
-    /// Benchmark the control plane: durable creates per second and watch delivery latency.
+    /// Benchmark the control plane (durable creates per second, watch delivery latency),
+    /// or with `node` the node agent (pod start-up, fuel cost, CPU limits, idle pods).
     Bench(bench::BenchArgs),
     /// Push WebAssembly binaries into the cluster's image store and list them.
     Image(image::ImageArgs),

@@ -1,9 +1,11 @@
 //! `wasmkube bench`: the control plane's benchmark. It starts the control plane in this
 //! process on a fresh store and measures, over real HTTP, durable creates per second at
 //! several client counts and how fast watch events reach many watchers.
+//! `wasmkube bench node` measures the node agent instead (see `node`).
 
 mod connection;
 mod creates;
+mod node;
 mod samples;
 mod tables;
 mod watchers;
@@ -24,7 +26,10 @@ use creates::{CreateLoad, Stop};
 use watchers::{WatchLoad, WatchTransport};
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    target: Option<BenchTarget>,
     /// The create benchmark's client counts; each client has its own keep-alive connection
     /// (0 skips the create benchmark).
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
@@ -54,6 +59,13 @@ pub struct BenchArgs {
     /// (default: a temporary directory, removed afterwards).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+enum BenchTarget {
+    /// Benchmark the node agent: pod start-up latency, fuel metering's cost, CPU-limit
+    /// accuracy, and idle pods per node with their memory.
+    Node(node::NodeBenchArgs),
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -101,6 +113,9 @@ fn raise_descriptor_limit(needed: u64) -> anyhow::Result<()> {
 }
 
 pub async fn run(arguments: BenchArgs) -> anyhow::Result<i32> {
+    if let Some(BenchTarget::Node(node_arguments)) = arguments.target {
+        return node::run(node_arguments).await;
+    }
     raise_descriptor_limit(descriptors_needed(&arguments))?;
     let temporary = tempfile::tempdir()?;
     let data_dir = arguments

@@ -34,7 +34,7 @@ impl Summary {
 }
 
 /// The smallest sample that at least `percent` percent of the samples do not exceed.
-fn percentile(sorted: &[i64], percent: usize) -> i64 {
+pub fn percentile(sorted: &[i64], percent: usize) -> i64 {
     if sorted.is_empty() {
         return 0;
     }

@@ -54,6 +54,15 @@ pub fn parse_seconds(text: &str) -> Result<Duration, AppletError> {
         })
 }
 
+/// Reads a whole number of times or things, such as `1000000`.
+pub fn parse_count(text: &str) -> Result<u64, AppletError> {
+    text.parse::<u64>().map_err(|_| {
+        AppletError::Usage(format!(
+            "{text:?} is not a count (a whole number, zero or more)"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +95,21 @@ mod tests {
         assert_eq!(parse_seconds("3"), Ok(Duration::from_secs(3)));
         for text in ["-1", "NaN", "inf", "soon", ""] {
             assert!(parse_seconds(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn reads_whole_counts_and_refuses_the_rest() {
+        assert_eq!(parse_count("1000000"), Ok(1_000_000));
+        assert_eq!(parse_count("0"), Ok(0));
+        assert_eq!(
+            parse_count("1.5"),
+            Err(AppletError::Usage(
+                "\"1.5\" is not a count (a whole number, zero or more)".to_owned()
+            ))
+        );
+        for text in ["-1", "many", ""] {
+            assert!(parse_count(text).is_err(), "{text}");
         }
     }
 }

@@ -1,14 +1,18 @@
 //! Applets that burn CPU, for tests of CPU limits and of a runtime that must stay
 //! responsive while a guest never calls the host.
 
+use std::hash::{DefaultHasher, Hasher};
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crate::arguments::{AppletError, exactly, parse_seconds};
+use crate::arguments::{AppletError, exactly, parse_count, parse_seconds};
 
 /// Iterations between two looks at the clock in `spin-for`.
 const ITERATIONS_PER_CLOCK_CHECK: u64 = 1 << 20;
+
+/// What `hash-count` hashes each round: a page, like a block of a file being checksummed.
+const HASHED_BYTES: usize = 4096;
 
 /// `spin`: loops forever without calling the host: no I/O and no clock, only a counter
 /// kept alive by black_box so that the loop is not optimised away. Only the runtime's
@@ -34,5 +38,41 @@ pub fn spin_for(arguments: &[String]) -> Result<ExitCode, AppletError> {
         }
     }
     println!("iterations: {iterations}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `spin-count ITERATIONS`: runs the loop of `spin-for` exactly that many times, then
+/// prints the count. A fixed amount of work, unlike `spin-for`'s fixed time, so that two
+/// runtimes can be timed on the same work.
+pub fn spin_count(arguments: &[String]) -> Result<ExitCode, AppletError> {
+    let [count] = exactly("spin-count ITERATIONS", arguments)?;
+    let count = parse_count(count)?;
+    let mut iterations: u64 = 0;
+    for _ in 0..count {
+        iterations = black_box(iterations.wrapping_add(1));
+    }
+    println!("iterations: {iterations}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hash-count ROUNDS`: hashes a 4 KiB buffer with std's SipHash that many times, each
+/// round's hash written into the buffer for the next, then prints the last hash. A fixed
+/// amount of ordinary compute (arithmetic over memory, in long straight-line runs),
+/// where `spin-count` is the shortest loop there is.
+pub fn hash_count(arguments: &[String]) -> Result<ExitCode, AppletError> {
+    let [rounds] = exactly("hash-count ROUNDS", arguments)?;
+    let rounds = parse_count(rounds)?;
+    let mut buffer = [0_u8; HASHED_BYTES];
+    for (byte, value) in buffer.iter_mut().zip((0..=u8::MAX).cycle()) {
+        *byte = value;
+    }
+    let mut hash: u64 = 0;
+    for _ in 0..rounds {
+        let mut hasher = DefaultHasher::new();
+        hasher.write(&buffer);
+        hash = hasher.finish();
+        buffer[..8].copy_from_slice(&hash.to_le_bytes());
+    }
+    println!("hash: {hash:016x}");
     Ok(ExitCode::SUCCESS)
 }

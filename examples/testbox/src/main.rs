@@ -17,7 +17,7 @@ use arguments::AppletError;
 type Applet = fn(&[String]) -> Result<ExitCode, AppletError>;
 
 /// Every applet by name, in the order the usage lists them.
-const APPLETS: [(&str, Applet); 18] = [
+const APPLETS: [(&str, Applet); 20] = [
     ("echo", process::echo),
     ("env", process::env),
     ("pwd", process::pwd),
@@ -31,6 +31,8 @@ const APPLETS: [(&str, Applet); 18] = [
     ("wait-for", files::wait_for),
     ("spin", cpu::spin),
     ("spin-for", cpu::spin_for),
+    ("spin-count", cpu::spin_count),
+    ("hash-count", cpu::hash_count),
     ("alloc", memory::alloc),
     ("memory-bomb", memory::memory_bomb),
     ("escape", escape::escape),
@@ -92,6 +94,8 @@ applets:
   wait-for PATH TIMEOUT_SECONDS   wait until PATH exists (exit 1 on timeout)
   spin                            loop forever without calling the host
   spin-for SECONDS                burn CPU, then print the iteration count
+  spin-count ITERATIONS           burn CPU for that many iterations, then print them
+  hash-count ROUNDS               hash a 4 KiB buffer that many times, print the hash
   alloc MEBIBYTES                 allocate and touch that much memory, then exit 0
   memory-bomb                     allocate memory until stopped
   escape DIR                      try every way out of DIR (exit 3 if one works)";

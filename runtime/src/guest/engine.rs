@@ -22,16 +22,30 @@ pub struct EngineSettings {
     pub max_container_memory_bytes: u64,
 }
 
+/// Whether guests are metered with fuel. Fuel is what preempts a guest: without it a
+/// guest that never calls the host cannot be throttled to its CPU limit nor stopped, so a
+/// node always meters. Running unmetered exists to measure what metering costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FuelMetering {
+    /// Guests consume fuel and yield every [`crate::limits::cpu::FUEL_PER_SLICE`] units.
+    YieldEverySlice,
+    /// Guests run without fuel and never yield on their own.
+    Unmetered,
+}
+
 /// Per-component pool limits. A Rust `wasm32-wasip2` command is a handful of core
 /// instances (the program, the WASI adapter and shims) with one or two memories.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
 const MEMORIES_PER_CONTAINER: u32 = 2;
 const TABLES_PER_CONTAINER: u32 = 8;
 
-/// Builds the engine: fuel metering (the CPU quota's preemption points), the pooling
-/// allocator (instances come from pre-reserved slots, so a pod starts without mapping
-/// fresh memory), and the on-disk compilation cache.
-pub fn build_engine(settings: &EngineSettings) -> Result<Engine, GuestError> {
+/// Builds the engine: fuel metering (the CPU quota's preemption points) unless asked not
+/// to, the pooling allocator (instances come from pre-reserved slots, so a pod starts
+/// without mapping fresh memory), and the on-disk compilation cache.
+pub fn build_engine(
+    settings: &EngineSettings,
+    metering: FuelMetering,
+) -> Result<Engine, GuestError> {
     let mut pool = PoolingAllocationConfig::new();
     let containers = settings.max_containers.max(1);
     pool.total_component_instances(containers)
@@ -55,9 +69,35 @@ pub fn build_engine(settings: &EngineSettings) -> Result<Engine, GuestError> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
-        .consume_fuel(true)
+        .consume_fuel(metering == FuelMetering::YieldEverySlice)
         .cranelift_opt_level(OptLevel::Speed)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .cache(Some(cache));
     Engine::new(&config).map_err(|error| GuestError::Engine(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(directory: &tempfile::TempDir, metering: FuelMetering) -> Engine {
+        let settings = EngineSettings {
+            compilation_cache_dir: directory.path().to_path_buf(),
+            max_containers: 1,
+            max_container_memory_bytes: 1 << 20,
+        };
+        build_engine(&settings, metering).unwrap()
+    }
+
+    #[test]
+    fn only_a_metered_engine_gives_stores_fuel() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut metered =
+            wasmtime::Store::new(&engine(&directory, FuelMetering::YieldEverySlice), ());
+        metered.set_fuel(1000).unwrap();
+        assert_eq!(metered.get_fuel().unwrap(), 1000);
+        let mut unmetered = wasmtime::Store::new(&engine(&directory, FuelMetering::Unmetered), ());
+        assert!(unmetered.set_fuel(1000).is_err());
+        assert!(unmetered.get_fuel().is_err());
+    }
 }

@@ -23,31 +23,10 @@ pub fn binary_format(bytes: &[u8]) -> Result<BinaryFormat, GuestError> {
     }
 }
 
-/// The kinds of component the runtime knows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GuestKind {
-    /// Exports `wasi:cli/run`: run once, like a process.
-    P2Command,
-    /// Exports `wasi:http/incoming-handler`: served per request on its containerPort.
-    P2Http,
-    /// Exports neither; the names it does export are kept for the error message.
-    Other(Vec<String>),
-}
-
-impl GuestKind {
-    pub fn unsupported_message(&self) -> String {
-        match self {
-            GuestKind::P2Command => "a WASI command component".to_owned(),
-            GuestKind::P2Http => "the image is a wasi:http component (it exports wasi:http/incoming-handler); serving HTTP components needs the pod network, which this node does not offer yet".to_owned(),
-            GuestKind::Other(exports) => format!(
-                "the component exports neither wasi:cli/run nor wasi:http/incoming-handler, so it cannot run as a container (it exports: [{}])",
-                exports.join(", ")
-            ),
-        }
-    }
-}
-
-pub fn component_kind(engine: &Engine, component: &Component) -> Result<GuestKind, GuestError> {
+/// Checks that a component is a WASI command (it exports `wasi:cli/run`), the one kind
+/// of component this node runs as a container; a `wasi:http` component is recognised
+/// and refused with the reason.
+pub fn require_command(engine: &Engine, component: &Component) -> Result<(), GuestError> {
     let component_type = component.component_type();
     let exports: Vec<String> = component_type
         .exports(engine)
@@ -58,13 +37,18 @@ pub fn component_kind(engine: &Engine, component: &Component) -> Result<GuestKin
             .iter()
             .any(|name| name.split('@').next() == Some(interface))
     };
-    Ok(if exports_interface("wasi:cli/run") {
-        GuestKind::P2Command
+    if exports_interface("wasi:cli/run") {
+        Ok(())
     } else if exports_interface("wasi:http/incoming-handler") {
-        GuestKind::P2Http
+        Err(GuestError::UnsupportedBinary(
+            "the image is a wasi:http component (it exports wasi:http/incoming-handler); serving HTTP components needs the pod network, which this node does not offer yet".to_owned(),
+        ))
     } else {
-        GuestKind::Other(exports)
-    })
+        Err(GuestError::UnsupportedBinary(format!(
+            "the component exports neither wasi:cli/run nor wasi:http/incoming-handler, so it cannot run as a container (it exports: [{}])",
+            exports.join(", ")
+        )))
+    }
 }
 
 /// A p1 module runs as a command only if it exports `_start`; a reactor (`_initialize`
@@ -79,5 +63,56 @@ pub fn check_core_module(module: &wasmtime::Module) -> Result<(), GuestError> {
         Err(GuestError::UnsupportedBinary(
             "the core module exports no `_start` function, so it is not a WASI command".to_owned(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        Engine::new(&config).unwrap()
+    }
+
+    #[test]
+    fn the_header_tells_modules_components_and_other_files_apart() {
+        assert!(matches!(
+            binary_format(b"\0asm\x01\0\0\0"),
+            Ok(BinaryFormat::CoreModule)
+        ));
+        assert!(matches!(
+            binary_format(b"\0asm\x0d\0\x01\0"),
+            Ok(BinaryFormat::Component)
+        ));
+        let error = binary_format(b"#!/bin/sh\n").err().unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("not a WebAssembly module or component")
+        );
+    }
+
+    #[test]
+    fn a_module_without_start_or_a_component_without_run_is_refused_with_the_reason() {
+        let engine = engine();
+        let reactor =
+            wasmtime::Module::new(&engine, r#"(module (func (export "_initialize")))"#).unwrap();
+        assert!(
+            check_core_module(&reactor)
+                .unwrap_err()
+                .to_string()
+                .contains("no `_start`")
+        );
+        let command =
+            wasmtime::Module::new(&engine, r#"(module (func (export "_start")))"#).unwrap();
+        assert!(check_core_module(&command).is_ok());
+        let library = Component::new(&engine, "(component)").unwrap();
+        let error = require_command(&engine, &library).unwrap_err().to_string();
+        assert!(
+            error.contains("exports neither wasi:cli/run nor wasi:http/incoming-handler"),
+            "{error}"
+        );
     }
 }

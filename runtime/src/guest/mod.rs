@@ -10,8 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-pub use engine::EngineSettings;
-pub use kind::GuestKind;
+pub use engine::{EngineSettings, FuelMetering};
 pub use output::GuestLogOutput;
 pub use run::{GuestExit, GuestLaunch, GuestMount};
 
@@ -51,11 +50,22 @@ pub struct GuestRuntime {
     component_linker: wasmtime::component::Linker<P2GuestState>,
     module_linker: wasmtime::Linker<P1GuestState>,
     compiled: Mutex<HashMap<String, Arc<CompiledGuest>>>,
+    fuel_metering: FuelMetering,
 }
 
 impl GuestRuntime {
+    /// The node's runtime: its guests are metered with fuel.
     pub fn new(settings: &EngineSettings) -> Result<GuestRuntime, GuestError> {
-        let engine = engine::build_engine(settings)?;
+        GuestRuntime::with_fuel_metering(settings, FuelMetering::YieldEverySlice)
+    }
+
+    /// A runtime whose guests are metered as asked; only a benchmark that compares the
+    /// two wants [`FuelMetering::Unmetered`].
+    pub fn with_fuel_metering(
+        settings: &EngineSettings,
+        fuel_metering: FuelMetering,
+    ) -> Result<GuestRuntime, GuestError> {
+        let engine = engine::build_engine(settings, fuel_metering)?;
         let link_error = |error: wasmtime::Error| GuestError::Engine(error.to_string());
         let mut component_linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut component_linker).map_err(link_error)?;
@@ -69,6 +79,7 @@ impl GuestRuntime {
             component_linker,
             module_linker,
             compiled: Mutex::new(HashMap::new()),
+            fuel_metering,
         })
     }
 
@@ -119,18 +130,14 @@ impl GuestRuntime {
             kind::BinaryFormat::Component => {
                 let component = wasmtime::component::Component::new(&self.engine, &bytes)
                     .map_err(compile_error)?;
-                match kind::component_kind(&self.engine, &component)? {
-                    GuestKind::P2Command => {
-                        let pre = self
-                            .component_linker
-                            .instantiate_pre(&component)
-                            .map_err(link_error)?;
-                        let command = wasmtime_wasi::p2::bindings::CommandPre::new(pre)
-                            .map_err(link_error)?;
-                        Ok(CompiledGuest::P2Command(command))
-                    }
-                    other => Err(GuestError::UnsupportedBinary(other.unsupported_message())),
-                }
+                kind::require_command(&self.engine, &component)?;
+                let pre = self
+                    .component_linker
+                    .instantiate_pre(&component)
+                    .map_err(link_error)?;
+                let command =
+                    wasmtime_wasi::p2::bindings::CommandPre::new(pre).map_err(link_error)?;
+                Ok(CompiledGuest::P2Command(command))
             }
             kind::BinaryFormat::CoreModule => {
                 let module = wasmtime::Module::new(&self.engine, &bytes).map_err(compile_error)?;

@@ -10,7 +10,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::{CompiledGuest, GuestError, GuestLogOutput, GuestRuntime};
+use super::{CompiledGuest, FuelMetering, GuestError, GuestLogOutput, GuestRuntime};
 use crate::limits::cpu::{self, CpuQuota, CpuUsage, FUEL_PER_SLICE};
 use crate::limits::memory::MemoryLimiter;
 
@@ -189,11 +189,13 @@ impl GuestRuntime {
     ) -> Result<Store<T>, GuestError> {
         let mut store = Store::new(self.engine(), state);
         store.limiter(move |state| limiter(state) as &mut dyn wasmtime::ResourceLimiter);
-        // Fuel is the preemption point, not a budget: the tank never runs dry.
-        store
-            .set_fuel(u64::MAX)
-            .and_then(|()| store.fuel_async_yield_interval(Some(FUEL_PER_SLICE)))
-            .map_err(|error| GuestError::Engine(error.to_string()))?;
+        if self.fuel_metering == FuelMetering::YieldEverySlice {
+            // Fuel is the preemption point, not a budget: the tank never runs dry.
+            store
+                .set_fuel(u64::MAX)
+                .and_then(|()| store.fuel_async_yield_interval(Some(FUEL_PER_SLICE)))
+                .map_err(|error| GuestError::Engine(error.to_string()))?;
+        }
         Ok(store)
     }
 }

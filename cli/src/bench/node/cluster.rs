@@ -1,0 +1,121 @@
+//! The node benchmark's cluster: a control plane on a temporary store and one node agent
+//! in this process, and a client that reaches the API server over HTTP on 127.0.0.1, as
+//! kubectl does. The control plane runs either in this process too, as `wasmkube up`
+//! runs it (the agent then reaches it with no socket), or in a `wasmkube server` process
+//! of its own (the agent then reaches it over HTTP, as a node on another machine would).
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use wasmkube_control_plane::server::ControlPlane;
+use wasmkube_runtime::{NodeAgent, NodeAgentConfig};
+
+use super::super::start_control_plane;
+use super::memory::{MemorySample, proportional_bytes, resident_bytes};
+use super::server_process::{self, ServerProcess};
+
+/// The one node; every benchmark pod is bound to it by `spec.nodeName`.
+pub const NODE_NAME: &str = "bench-node";
+/// Where the benchmark's pods are created.
+pub const NAMESPACE: &str = "default";
+
+/// Where the control plane runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlPlaneHome {
+    /// Beside the node agent, as `wasmkube up` runs them.
+    ThisProcess,
+    /// In a `wasmkube server` child process.
+    ChildProcess,
+}
+
+/// A running cluster. The fields drop in order: the node agent stops its guests first,
+/// then the control plane stops, then the temporary directory is removed.
+pub struct BenchCluster {
+    /// The node's pods, through the HTTP client.
+    pub pods: Api<Pod>,
+    _agent: NodeAgent,
+    /// The control plane when it runs in this process.
+    _control_plane: Option<ControlPlane>,
+    /// The control plane when it runs apart.
+    server: Option<ServerProcess>,
+    _directory: tempfile::TempDir,
+}
+
+fn http_client(address: std::net::SocketAddr) -> anyhow::Result<kube::Client> {
+    let url = format!("http://{address}")
+        .parse()
+        .context("the API server's address is not a URL")?;
+    kube::Client::try_from(kube::Config::new(url))
+        .context("cannot build an HTTP client for the API server")
+}
+
+impl BenchCluster {
+    /// Starts the control plane and a node agent that runs at most `max_pods` pods (the
+    /// size of its instance pool).
+    pub async fn start(max_pods: u32, home: ControlPlaneHome) -> anyhow::Result<BenchCluster> {
+        let directory = tempfile::tempdir().context("cannot create a temporary directory")?;
+        let server_dir = directory.path().join("server");
+        // In this process the agent reaches the API server with no socket, as in `up`.
+        let (control_plane, server, address, agent_client) = match home {
+            ControlPlaneHome::ThisProcess => {
+                let control_plane = start_control_plane(server_dir).await?;
+                let (address, client) = (control_plane.address, control_plane.client.clone());
+                (Some(control_plane), None, address, client)
+            }
+            ControlPlaneHome::ChildProcess => {
+                let server = server_process::start(&server_dir).await?;
+                let address = server.address;
+                (None, Some(server), address, http_client(address)?)
+            }
+        };
+        let mut config = NodeAgentConfig::new(NODE_NAME.to_owned(), directory.path().join("node"));
+        config.max_pods = max_pods;
+        let agent = NodeAgent::start(config, agent_client)
+            .await
+            .with_context(|| format!("the node agent cannot start with {max_pods} pods"))?;
+        Ok(BenchCluster {
+            pods: Api::namespaced(http_client(address)?, NAMESPACE),
+            _agent: agent,
+            _control_plane: control_plane,
+            server,
+            _directory: directory,
+        })
+    }
+
+    /// The resident memory of this process (the node agent's) and, when it runs apart,
+    /// of the API server's.
+    pub fn memory(&self) -> anyhow::Result<MemorySample> {
+        let agent_pid = std::process::id();
+        let agent_bytes = resident_bytes(agent_pid)?;
+        let server_bytes = match &self.server {
+            Some(server) => Some(resident_bytes(server.pid)?),
+            None => None,
+        };
+        Ok(MemorySample {
+            agent_bytes,
+            agent_proportional_bytes: proportional_bytes(agent_pid),
+            server_bytes,
+        })
+    }
+}
+
+/// A pod bound to the node whose one container runs `testbox sleep-forever` from
+/// `image`, with small limits like an idle microservice's.
+pub fn sleeping_pod(name: &str, image: &str) -> anyhow::Result<Pod> {
+    let manifest = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "nodeName": NODE_NAME,
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{
+                "name": "idle",
+                "image": image,
+                "command": ["testbox", "sleep-forever"],
+                "resources": {"limits": {"cpu": "100m", "memory": "32Mi"}},
+            }],
+        },
+    });
+    serde_json::from_value(manifest).context("the benchmark's pod manifest does not decode")
+}
