@@ -39,6 +39,9 @@ metadata:
   namespace: shop
   labels: {app: hello}
 spec:
+  # No scheduler of this name exists, so the pod stays Pending on no node and what
+  # the verbs print of it does not change while a test runs.
+  schedulerName: manual
   containers:
   - name: hello
     image: hello:1.0
@@ -446,8 +449,8 @@ fn logs_of_a_pod_that_no_node_runs_is_a_clear_error() {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let cluster = Cluster::start(data_dir.path());
     ok(cluster.wasmkube_with_input(&["apply", "-f", "-"], SHOP));
-    // Pods are not scheduled or run until the node agent exists; the server answers
-    // like Kubernetes does for a pod without a node.
+    // The pod names a scheduler that does not exist, so it has no node; the server
+    // answers like Kubernetes does for a pod without a node.
     let unscheduled = fails(cluster.wasmkube(&["logs", "hello", "-n", "shop"]));
     assert_eq!(
         unscheduled,

@@ -40,6 +40,9 @@ metadata:
   namespace: shop
   labels: {app: hello}
 spec:
+  # No scheduler of this name exists: the pod stays Pending on no node, so what
+  # kubectl prints of it is the same whenever the test looks.
+  schedulerName: manual
   containers:
   - name: hello
     image: hello:1.0

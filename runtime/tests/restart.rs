@@ -114,3 +114,23 @@ spec:
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_cannot_build_its_engine_says_why_instead_of_panicking() {
+    let directory = tempfile::tempdir().unwrap();
+    let control_plane = support::start_control_plane(directory.path()).await;
+    let mut config =
+        wasmkube_runtime::NodeAgentConfig::new("node-1".to_owned(), directory.path().join("node"));
+    // Far more address space than a process has: the instance pool cannot be mapped.
+    config.max_pods = 1_000_000;
+    let error = wasmkube_runtime::NodeAgent::start(config, control_plane.client.clone())
+        .await
+        .err()
+        .expect("the agent refuses to start");
+    assert!(
+        error
+            .to_string()
+            .starts_with("cannot set up the wasmtime engine"),
+        "{error}"
+    );
+}

@@ -91,7 +91,8 @@ pub struct NodeAgent {
     pub node_name: String,
     /// Where the node endpoint listens (the real port when 0 was asked for).
     pub endpoint_address: SocketAddr,
-    guest_runtime: Option<tokio::runtime::Runtime>,
+    /// Held for its drop: the guests stop with the agent.
+    _guest_threads: GuestThreads,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -100,7 +101,23 @@ impl Drop for NodeAgent {
         for task in &self.tasks {
             task.abort();
         }
-        if let Some(runtime) = self.guest_runtime.take() {
+    }
+}
+
+/// The runtime guests run on. A tokio runtime may not be dropped inside async code (it
+/// would block), so it is shut down in the background instead — also when the agent
+/// fails to start after creating it.
+struct GuestThreads(Option<tokio::runtime::Runtime>);
+
+impl GuestThreads {
+    fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.0.as_ref().map(|runtime| runtime.handle().clone())
+    }
+}
+
+impl Drop for GuestThreads {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
             runtime.shutdown_background();
         }
     }
@@ -131,12 +148,17 @@ impl NodeAgent {
                 address: config.endpoint_listen,
                 source,
             })?;
-        let guest_runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.guest_threads.max(1))
-            .thread_name("wasmkube-guest")
-            .enable_all()
-            .build()
-            .map_err(NodeAgentError::GuestThreads)?;
+        let guest_threads = GuestThreads(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(config.guest_threads.max(1))
+                .thread_name("wasmkube-guest")
+                .enable_all()
+                .build()
+                .map_err(NodeAgentError::GuestThreads)?,
+        ));
+        let guest_executor = guest_threads.handle().ok_or_else(|| {
+            NodeAgentError::GuestThreads(std::io::Error::other("the guest runtime is gone"))
+        })?;
         let guests = Arc::new(GuestRuntime::new(&EngineSettings {
             compilation_cache_dir: directory(config.compilation_cache_dir.clone())?,
             max_containers: config.max_pods.saturating_mul(2),
@@ -151,7 +173,7 @@ impl NodeAgent {
             node_ip: config.node_ip.to_string(),
             client: client.clone(),
             guests,
-            guest_executor: guest_runtime.handle().clone(),
+            guest_executor,
             images: ImageCache::open(&directory(data_dir.join("images"))?)?,
             image_source: Arc::new(ApiServerImageSource::new(client.clone())),
             volume_host: VolumeHost {
@@ -171,7 +193,7 @@ impl NodeAgent {
         Ok(NodeAgent {
             node_name: config.node_name,
             endpoint_address,
-            guest_runtime: Some(guest_runtime),
+            _guest_threads: guest_threads,
             tasks: vec![endpoint, heartbeat, pods],
         })
     }

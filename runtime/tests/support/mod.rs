@@ -25,6 +25,18 @@ pub struct TestCluster {
     pub directory: tempfile::TempDir,
 }
 
+/// A control plane on a fresh store under `directory`.
+pub async fn start_control_plane(directory: &std::path::Path) -> ControlPlane {
+    start(ControlPlaneOptions {
+        data_dir: directory.join("server"),
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        api: ApiOptions::default(),
+        compaction_interval: Duration::from_secs(300),
+    })
+    .await
+    .expect("the control plane starts")
+}
+
 pub fn guest_image(name: &str, target: WasmTarget) -> String {
     format!("file://{}", guest(name, target).display())
 }
@@ -40,14 +52,7 @@ impl TestCluster {
 
     pub async fn start_with(configure: impl FnOnce(&mut NodeAgentConfig)) -> TestCluster {
         let directory = tempfile::tempdir().expect("a temporary directory");
-        let control_plane = start(ControlPlaneOptions {
-            data_dir: directory.path().join("server"),
-            listen: "127.0.0.1:0".parse().expect("an address"),
-            api: ApiOptions::default(),
-            compaction_interval: Duration::from_secs(300),
-        })
-        .await
-        .expect("the control plane starts");
+        let control_plane = start_control_plane(directory.path()).await;
         let mut config = NodeAgentConfig::new(NODE_NAME.to_owned(), directory.path().join("node"));
         config.backoff = BackoffSettings {
             initial: Duration::from_millis(500),
