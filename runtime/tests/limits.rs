@@ -203,3 +203,26 @@ async fn no_path_symlink_link_or_rename_leads_out_of_a_volume() {
     );
     assert_eq!(terminated(&pod, "box").unwrap().exit_code, 0, "{logs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_whose_empty_dir_outgrows_its_size_limit_is_evicted() {
+    let cluster = TestCluster::start().await;
+    let image = testbox();
+    let two_mebibytes = "x".repeat(2 * 1024 * 1024);
+    cluster
+        .create_pod(&format!(
+            "metadata: {{name: filler}}\nspec:\n  volumes: [{{name: scratch, emptyDir: {{medium: Memory, sizeLimit: 1Mi}}}}]\n  initContainers:\n  - name: fill\n    image: {image}\n    args: [write, /data/big, {two_mebibytes}]\n    volumeMounts: [{{name: scratch, mountPath: /data}}]\n  containers:\n  - name: app\n    image: {image}\n    args: [sleep-forever]\n"
+        ))
+        .await;
+    // The agent measures emptyDirs every 10 s, as the kubelet's eviction manager does.
+    let pod = cluster
+        .wait_for("filler", TIMEOUT, |pod| phase(pod) == "Failed")
+        .await;
+    let status = pod.status.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("Evicted"));
+    let message = status.message.unwrap();
+    assert!(
+        message.starts_with("Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\""),
+        "{message}"
+    );
+}
