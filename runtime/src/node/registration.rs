@@ -78,7 +78,8 @@ pub fn node_status(
             "machineID": "",
             "systemUUID": "",
             "bootID": "",
-            "kernelVersion": "",
+            // The host's kernel: guests never see it, but operators want to know the host.
+            "kernelVersion": sysinfo::System::kernel_version().unwrap_or_default(),
             "osImage": format!("wasmkube on {}", std::env::consts::OS),
             "containerRuntimeVersion": format!("wasmtime://{}", crate::WASMTIME_VERSION),
             "kubeletVersion": kubelet_version(),
