@@ -25,7 +25,7 @@ pub struct Query {
     pub raw: HashMap<String, String>,
 }
 
-fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
+pub(crate) fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
     match value {
         "true" | "1" | "True" => Ok(true),
         "false" | "0" | "False" | "" => Ok(false),
@@ -35,7 +35,7 @@ fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
     }
 }
 
-fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> ApiResult<T> {
+pub(crate) fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> ApiResult<T> {
     value.parse().map_err(|_| {
         ApiError::bad_request(format!(
             "invalid value {value:?} for query parameter {name}: must be a number"

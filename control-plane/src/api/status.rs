@@ -177,6 +177,11 @@ impl ApiError {
     /// `Pod "x" is invalid: spec.containers[0].image: Required value`, with the kind
     /// qualified by its group outside the core group (`Deployment.apps "x" is invalid`).
     pub fn invalid(resource: &ResourceType, name: &str, causes: Vec<StatusCause>) -> Self {
+        Self::invalid_of_kind(resource.group, resource.kind, name, causes)
+    }
+
+    /// The same 422 for a kind that is not a served resource (`PodLogOptions`, say).
+    pub fn invalid_of_kind(group: &str, kind: &str, name: &str, causes: Vec<StatusCause>) -> Self {
         // Causes carry the field and the problem apart, as kubectl prints them; the
         // message joins them.
         let rendered: Vec<String> = causes
@@ -188,17 +193,17 @@ impl ApiError {
         } else {
             format!("[{}]", rendered.join(", "))
         };
-        let qualified_kind = if resource.group.is_empty() {
-            resource.kind.to_owned()
+        let qualified_kind = if group.is_empty() {
+            kind.to_owned()
         } else {
-            format!("{}.{}", resource.kind, resource.group)
+            format!("{kind}.{group}")
         };
         let mut error = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Invalid",
             format!("{qualified_kind} \"{name}\" is invalid: {summary}"),
         )
-        .with_details(resource.group, resource.kind, name);
+        .with_details(group, kind, name);
         if let Some(details) = error.details.as_mut() {
             details["causes"] = causes
                 .into_iter()

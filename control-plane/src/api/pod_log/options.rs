@@ -2,10 +2,7 @@
 //! validated as the API server does before anything is asked of the node, then encoded
 //! again for the node agent's log endpoint.
 
-use http::StatusCode;
-use serde_json::json;
-
-use crate::api::query::Query;
+use crate::api::query::{Query, parse_bool, parse_number};
 use crate::api::status::{ApiError, ApiResult, StatusCause};
 
 #[derive(Debug, PartialEq)]
@@ -20,24 +17,6 @@ pub struct LogOptions {
     pub limit_bytes: Option<i64>,
 }
 
-fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
-    match value {
-        "true" | "1" | "True" => Ok(true),
-        "false" | "0" | "False" | "" => Ok(false),
-        _ => Err(ApiError::bad_request(format!(
-            "invalid value {value:?} for query parameter {name}: must be true or false"
-        ))),
-    }
-}
-
-fn parse_integer(name: &str, value: &str) -> ApiResult<i64> {
-    value.parse().map_err(|_| {
-        ApiError::bad_request(format!(
-            "invalid value {value:?} for query parameter {name}: must be a number"
-        ))
-    })
-}
-
 fn parse_time(value: &str) -> ApiResult<jiff::Timestamp> {
     value.parse().map_err(|error| {
         ApiError::bad_request(format!(
@@ -48,27 +27,7 @@ fn parse_time(value: &str) -> ApiResult<jiff::Timestamp> {
 
 /// Kubernetes' `Invalid` error for `PodLogOptions`, with one cause per problem.
 fn invalid(pod: &str, causes: Vec<StatusCause>) -> ApiError {
-    let rendered: Vec<String> = causes
-        .iter()
-        .map(|cause| format!("{}: {}", cause.field, cause.message))
-        .collect();
-    let summary = if rendered.len() == 1 {
-        rendered[0].clone()
-    } else {
-        format!("[{}]", rendered.join(", "))
-    };
-    let causes: Vec<_> = causes
-        .into_iter()
-        .map(
-            |cause| json!({"reason": cause.reason, "message": cause.message, "field": cause.field}),
-        )
-        .collect();
-    ApiError {
-        code: StatusCode::UNPROCESSABLE_ENTITY,
-        reason: "Invalid",
-        message: format!("PodLogOptions \"{pod}\" is invalid: {summary}"),
-        details: Some(json!({"name": pod, "kind": "PodLogOptions", "causes": causes})),
-    }
+    ApiError::invalid_of_kind("", "PodLogOptions", pod, causes)
 }
 
 fn invalid_value(field: &str, value: i64, why: &str) -> StatusCause {
@@ -92,7 +51,7 @@ impl LogOptions {
         let integer = |name: &str| -> ApiResult<Option<i64>> {
             query
                 .raw(name)
-                .map(|value| parse_integer(name, value))
+                .map(|value| parse_number(name, value))
                 .transpose()
         };
         let options = LogOptions {
@@ -176,6 +135,7 @@ impl LogOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::StatusCode;
 
     fn options(query: &str) -> ApiResult<LogOptions> {
         LogOptions::from_query(&Query::parse(Some(query))?, "web")
