@@ -192,36 +192,40 @@ async fn variable_value(
     }
     if let Some(reference) = config_map_key_ref {
         let optional = reference.optional == Some(true);
-        let Some(data) =
-            config_map_data(context.sources, namespace, &reference.name, optional).await?
-        else {
-            return Ok(None);
-        };
-        return match data.get(&reference.key) {
-            Some(value) => Ok(Some(value.clone())),
-            None if optional => Ok(None),
-            None => Err(ContainerConfigError(format!(
-                "couldn't find key {} in ConfigMap {namespace}/{}",
-                reference.key, reference.name
-            ))),
-        };
+        let data = config_map_data(context.sources, namespace, &reference.name, optional).await?;
+        return key_value(data, &reference.key, optional, || {
+            format!("ConfigMap {namespace}/{}", reference.name)
+        });
     }
     if let Some(reference) = secret_key_ref {
         let optional = reference.optional == Some(true);
-        let Some(data) = secret_data(context.sources, namespace, &reference.name, optional).await?
-        else {
-            return Ok(None);
-        };
-        return match data.get(&reference.key) {
-            Some(value) => Ok(Some(value.clone())),
-            None if optional => Ok(None),
-            None => Err(ContainerConfigError(format!(
-                "couldn't find key {} in Secret {namespace}/{}",
-                reference.key, reference.name
-            ))),
-        };
+        let data = secret_data(context.sources, namespace, &reference.name, optional).await?;
+        return key_value(data, &reference.key, optional, || {
+            format!("Secret {namespace}/{}", reference.name)
+        });
     }
     Ok(None)
+}
+
+/// One key of a ConfigMap's or Secret's data; a missing source or key is nothing when
+/// the reference is optional, else the kubelet's error naming `source`.
+fn key_value(
+    data: Option<BTreeMap<String, String>>,
+    key: &str,
+    optional: bool,
+    source: impl FnOnce() -> String,
+) -> Result<Option<String>, ContainerConfigError> {
+    let Some(data) = data else {
+        return Ok(None);
+    };
+    match data.get(key) {
+        Some(value) => Ok(Some(value.clone())),
+        None if optional => Ok(None),
+        None => Err(ContainerConfigError(format!(
+            "couldn't find key {key} in {}",
+            source()
+        ))),
+    }
 }
 
 /// argv: `command` + `args`, each expanded. A wasm binary has no image entrypoint to
