@@ -1,0 +1,335 @@
+//! The controllers' test bench: a real API server (in-process, on a temporary store) with
+//! its scheduler, the controller manager, and hollow nodes (kubemark's idea): nodes that
+//! register, renew their Lease and report the pods bound to them as a kubelet would,
+//! without running anything. What a hollow pod does is chosen by its first container's
+//! image:
+//!
+//! - `hollow/run` (or anything else): Running and Ready;
+//! - `hollow/not-ready`: Running, never Ready;
+//! - `hollow/succeed`: Succeeded with exit code 0;
+//! - `hollow/fail`: Failed with exit code 1.
+//!
+//! The annotation `hollow.wasmkube.dev/finish-after-ms` delays succeeding or failing.
+//! A pod marked for deletion is removed at once, as a kubelet confirms a deletion.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use tokio::task::JoinHandle;
+use wasmkube_control_plane::api::ApiOptions;
+use wasmkube_control_plane::server::{ControlPlane, ControlPlaneOptions, start};
+use wasmkube_controllers::{ControllerManager, ControllerManagerOptions};
+
+pub const FINISH_AFTER_ANNOTATION: &str = "hollow.wasmkube.dev/finish-after-ms";
+
+pub struct TestControlPlane {
+    pub client: Client,
+    pub control_plane: ControlPlane,
+    options: ControllerManagerOptions,
+    manager: Option<ControllerManager>,
+    _directory: tempfile::TempDir,
+}
+
+impl TestControlPlane {
+    pub async fn start() -> TestControlPlane {
+        TestControlPlane::start_with(ControllerManagerOptions::default()).await
+    }
+
+    pub async fn start_with(options: ControllerManagerOptions) -> TestControlPlane {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let control_plane = start(ControlPlaneOptions {
+            data_dir: directory.path().join("server"),
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            api: ApiOptions::default(),
+            compaction_interval: Duration::from_secs(300),
+        })
+        .await
+        .expect("the control plane starts");
+        let client = control_plane.client.clone();
+        let manager = ControllerManager::start(client.clone(), options.clone());
+        TestControlPlane {
+            client,
+            control_plane,
+            options,
+            manager: Some(manager),
+            _directory: directory,
+        }
+    }
+
+    /// Stops the controller manager (as a crash would) and starts a new one, which knows
+    /// only what it lists and watches.
+    pub async fn restart_controller_manager(&mut self) {
+        self.stop_controller_manager().await;
+        self.manager = Some(ControllerManager::start(
+            self.client.clone(),
+            self.options.clone(),
+        ));
+    }
+
+    pub async fn stop_controller_manager(&mut self) {
+        if let Some(manager) = self.manager.take() {
+            manager.stop().await;
+        }
+    }
+
+    pub fn start_controller_manager(&mut self) {
+        assert!(self.manager.is_none(), "the controller manager already runs");
+        self.manager = Some(ControllerManager::start(
+            self.client.clone(),
+            self.options.clone(),
+        ));
+    }
+
+    pub async fn hollow_node(&self, name: &str) -> HollowNode {
+        HollowNode::start(self.client.clone(), name, HollowNodeCapacity::default()).await
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct HollowNodeCapacity {
+    pub cpu: String,
+    pub memory: String,
+    pub pods: u32,
+}
+
+impl Default for HollowNodeCapacity {
+    fn default() -> Self {
+        HollowNodeCapacity {
+            cpu: "4".to_owned(),
+            memory: "8Gi".to_owned(),
+            pods: 110,
+        }
+    }
+}
+
+/// A node that acts the kubelet's part in the API without running anything. Dropping it
+/// stops it: its Lease is no longer renewed and its pods are no longer reported.
+pub struct HollowNode {
+    pub name: String,
+    heartbeat: JoinHandle<()>,
+    pods: JoinHandle<()>,
+}
+
+impl Drop for HollowNode {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+        self.pods.abort();
+    }
+}
+
+impl HollowNode {
+    pub async fn start(client: Client, name: &str, capacity: HollowNodeCapacity) -> HollowNode {
+        register(&client, name, &capacity).await;
+        let heartbeat = tokio::spawn(renew_lease_forever(client.clone(), name.to_owned()));
+        let pods = tokio::spawn(report_pods_forever(client, name.to_owned()));
+        HollowNode {
+            name: name.to_owned(),
+            heartbeat,
+            pods,
+        }
+    }
+
+    /// Stops renewing the Lease (and reporting pods), as a machine that lost power.
+    pub fn stop(&self) {
+        self.heartbeat.abort();
+        self.pods.abort();
+    }
+}
+
+fn ready_condition(status: &str, now: &str) -> serde_json::Value {
+    json!({"type": "Ready", "status": status, "reason": "KubeletReady", "message": "hollow node", "lastHeartbeatTime": now, "lastTransitionTime": now})
+}
+
+async fn register(client: &Client, name: &str, capacity: &HollowNodeCapacity) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "type": "hollow"}},
+    }))
+    .expect("a node");
+    nodes
+        .create(&PostParams::default(), &node)
+        .await
+        .expect("the hollow node registers");
+    let resources = json!({"cpu": capacity.cpu, "memory": capacity.memory, "pods": capacity.pods.to_string()});
+    let now = Timestamp::now().to_string();
+    nodes
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {
+                "capacity": resources,
+                "allocatable": resources,
+                "conditions": [ready_condition("True", &now)],
+                "addresses": [{"type": "Hostname", "address": name}],
+            }})),
+        )
+        .await
+        .expect("the hollow node reports its status");
+}
+
+async fn renew_lease_forever(client: Client, name: String) {
+    let leases: Api<Lease> = Api::namespaced(client, "kube-node-lease");
+    loop {
+        let spec = json!({"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": Timestamp::now().to_string()});
+        let renewed = leases
+            .patch(&name, &PatchParams::default(), &Patch::Merge(json!({"spec": spec})))
+            .await;
+        if renewed.is_err() {
+            let lease: Lease =
+                serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec}))
+                    .expect("a lease");
+            let _ = leases.create(&PostParams::default(), &lease).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn report_pods_forever(client: Client, name: String) {
+    let pods: Api<Pod> = Api::all(client.clone());
+    let config = watcher::Config::default().fields(&format!("spec.nodeName={name}"));
+    let mut events = std::pin::pin!(watcher(pods, config).default_backoff().applied_objects());
+    while let Some(event) = events.next().await {
+        let Ok(pod) = event else { continue };
+        tokio::spawn(report_pod(client.clone(), pod));
+    }
+}
+
+async fn report_pod(client: Client, pod: Pod) {
+    let namespace = pod.namespace().unwrap_or_default();
+    let pods: Api<Pod> = Api::namespaced(client, &namespace);
+    if pod.metadata.deletion_timestamp.is_some() {
+        let confirm = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: pod.uid(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        let _ = pods.delete(&pod.name_any(), &confirm).await;
+        return;
+    }
+    let phase = pod.status.as_ref().and_then(|status| status.phase.clone());
+    if phase.is_some() && phase.as_deref() != Some("Pending") {
+        return;
+    }
+    let spec = pod.spec.clone().unwrap_or_default();
+    let image = spec
+        .containers
+        .first()
+        .and_then(|container| container.image.clone())
+        .unwrap_or_default();
+    let started = Timestamp::now().to_string();
+    let running = status_patch(&spec, "Running", image != "hollow/not-ready", None, &started);
+    if patch_status(&pods, &pod, &running).await.is_err() {
+        return;
+    }
+    let exit_code = match image.as_str() {
+        "hollow/succeed" => 0,
+        "hollow/fail" => 1,
+        _ => return,
+    };
+    let delay = pod
+        .annotations()
+        .get(FINISH_AFTER_ANNOTATION)
+        .and_then(|milliseconds| milliseconds.parse().ok())
+        .unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
+    let phase = if exit_code == 0 { "Succeeded" } else { "Failed" };
+    let finished = status_patch(&spec, phase, false, Some(exit_code), &started);
+    let _ = patch_status(&pods, &pod, &finished).await;
+}
+
+async fn patch_status(
+    pods: &Api<Pod>,
+    pod: &Pod,
+    status: &serde_json::Value,
+) -> Result<Pod, kube::Error> {
+    pods.patch_status(
+        &pod.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await
+}
+
+fn status_patch(
+    spec: &k8s_openapi::api::core::v1::PodSpec,
+    phase: &str,
+    ready: bool,
+    exit_code: Option<i32>,
+    started: &str,
+) -> serde_json::Value {
+    let now = Timestamp::now().to_string();
+    let ready_text = if ready { "True" } else { "False" };
+    let state = match exit_code {
+        None => json!({"running": {"startedAt": started}}),
+        Some(code) => json!({"terminated": {"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" }, "startedAt": started, "finishedAt": now}}),
+    };
+    let container_statuses: Vec<serde_json::Value> = spec
+        .containers
+        .iter()
+        .map(|container| {
+            json!({
+                "name": container.name,
+                "image": container.image,
+                "imageID": "",
+                "ready": ready,
+                "started": exit_code.is_none(),
+                "restartCount": 0,
+                "state": state,
+            })
+        })
+        .collect();
+    json!({
+        "phase": phase,
+        "startTime": started,
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": started},
+            {"type": "Initialized", "status": "True", "lastTransitionTime": started},
+            {"type": "ContainersReady", "status": ready_text, "lastTransitionTime": now},
+            {"type": "Ready", "status": ready_text, "lastTransitionTime": now},
+        ],
+        "containerStatuses": container_statuses,
+    })
+}
+
+/// Polls `check` every 50 ms until it answers `Some`, failing the test after `timeout`
+/// with `what` and the last state seen.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(last) => {
+                if tokio::time::Instant::now() >= deadline {
+                    panic!("timed out after {timeout:?} waiting for {what}; last seen: {last}");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The labels as a map, for building objects in tests.
+pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect()
+}
