@@ -10,9 +10,11 @@ use std::io::Write;
 use anyhow::Context;
 use wasmkube_control_plane::api::ApiOptions;
 use wasmkube_control_plane::server::{ControlPlaneOptions, start};
+use wasmkube_controllers::ControllerManager;
 use wasmkube_runtime::limits::NodeDefaultLimits;
 use wasmkube_runtime::{BackoffSettings, NodeAgent, NodeAgentConfig};
 
+use crate::controller_flags::ControllerManagerArgs;
 use crate::kubeconfig::write_admin_kubeconfig;
 
 #[derive(clap::Args)]
@@ -34,21 +36,22 @@ pub struct ServerArgs {
     /// How often history older than one interval is compacted, in seconds.
     #[arg(long, default_value_t = 300)]
     compaction_interval_seconds: u64,
+    #[command(flatten)]
+    controllers: ControllerManagerArgs,
 }
 
 #[derive(clap::Args)]
 pub struct NodeArgs {
-    /// The API server to join, like https://HOST:6443.
+    /// The kubeconfig that reaches the API server: the one `wasmkube server` writes into
+    /// its data directory. (Joining over TLS with a token comes with multi-machine clusters.)
     #[arg(long)]
-    server: String,
-    /// A file holding the cluster's join token.
-    #[arg(long)]
-    token_file: PathBuf,
-    /// The node's name (default: the host name).
-    #[arg(long)]
-    name: Option<String>,
+    kubeconfig: PathBuf,
+    /// Where the node keeps its images, logs and volumes (default: the platform's data
+    /// directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    node: NodeAgentArgs,
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {
@@ -161,6 +164,10 @@ async fn run_control_plane(
         compaction_interval: Duration::from_secs(arguments.compaction_interval_seconds.max(1)),
     };
     let control_plane = start(options).await?;
+    let _controller_manager = ControllerManager::start(
+        control_plane.client.clone(),
+        arguments.controllers.options(),
+    );
     // `up` is `server` and `node` in one process: the agent reaches the API server
     // in-process, with no socket.
     let _node_agent = match node {
@@ -201,12 +208,35 @@ pub async fn server(arguments: ServerArgs) -> anyhow::Result<i32> {
     run_control_plane(arguments, None).await
 }
 
-pub fn node(arguments: NodeArgs) -> anyhow::Result<i32> {
-    anyhow::bail!(
-        "joining {} as a node needs the cluster's TLS and join tokens, which are not built yet; run `wasmkube up` for a one-machine cluster (token file {}, name {:?}, data dir {:?})",
-        arguments.server,
-        arguments.token_file.display(),
-        arguments.name,
-        arguments.data_dir
-    )
+pub async fn node(arguments: NodeArgs) -> anyhow::Result<i32> {
+    let data_dir = match arguments.data_dir {
+        Some(directory) => directory,
+        None => default_data_dir()?,
+    };
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(&arguments.kubeconfig).with_context(|| {
+            format!(
+                "cannot read the kubeconfig {}",
+                arguments.kubeconfig.display()
+            )
+        })?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot use the kubeconfig {}",
+                arguments.kubeconfig.display()
+            )
+        })?;
+    let client = kube::Client::try_from(config).context("cannot make an API client")?;
+    let config = node_agent_config(arguments.node, &data_dir)?;
+    let node_name = config.node_name.clone();
+    let _node_agent = NodeAgent::start(config, client)
+        .await
+        .context("cannot start the node agent")?;
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "wasmkube node {node_name} joined the cluster");
+    let _ = stdout.flush();
+    tokio::signal::ctrl_c().await?;
+    Ok(0)
 }

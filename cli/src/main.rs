@@ -3,6 +3,7 @@
 
 mod bench;
 mod cluster;
+mod controller_flags;
 mod image;
 mod kubeconfig;
 
@@ -58,7 +59,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let code = match cli.command {
         Command::Up(arguments) => cluster::up(arguments).await?,
         Command::Server(arguments) => cluster::server(arguments).await?,
-        Command::Node(arguments) => cluster::node(arguments)?,
+        Command::Node(arguments) => cluster::node(arguments).await?,
         Command::Bench(arguments) => bench::run(arguments).await?,
         Command::Image(arguments) => {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
