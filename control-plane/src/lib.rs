@@ -4,6 +4,7 @@ pub mod api;
 pub mod controllers;
 pub mod images;
 mod listener;
+pub mod metrics_server;
 pub mod resources;
 pub mod scheduler;
 pub mod server;

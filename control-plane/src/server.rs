@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use kube::ResourceExt;
 use kube::api::{Api, ObjectMeta, PostParams};
 use tower::ServiceExt;
 
@@ -110,6 +112,15 @@ async fn bootstrap(client: &kube::Client) -> Result<(), kube::Error> {
         };
         services.create(&PostParams::default(), &service).await?;
     }
+    // Kubernetes' scheduling/bootstrap-system-priority-classes post-start hook.
+    let priority_classes: Api<PriorityClass> = Api::all(client.clone());
+    for class in wasmkube_admission::priority::system_priority_classes() {
+        if priority_classes.get_opt(&class.name_any()).await?.is_none() {
+            priority_classes
+                .create(&PostParams::default(), &class)
+                .await?;
+        }
+    }
     Ok(())
 }
 
@@ -164,6 +175,10 @@ pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, Control
             tracing::error!(%error, "the API server stopped");
         }
     });
+    tokio::spawn(crate::metrics_server::scrape_periodically(
+        Arc::clone(&state),
+        options.api.resource_metrics_resolution,
+    ));
     let client = in_process_client(state);
     bootstrap(&client).await?;
     tokio::spawn(compact_periodically(

@@ -8,6 +8,7 @@
 //! through typed structs would drop fields this version does not know and would fail on
 //! malformed input before validation could report it field by field.
 
+pub mod default_toleration_seconds;
 mod defaults;
 mod field_error;
 mod json;
@@ -15,6 +16,7 @@ mod labels;
 pub mod limit_range;
 mod names;
 mod pod_resources;
+pub mod priority;
 pub mod quantity;
 pub mod quota;
 mod validation;

@@ -1,9 +1,12 @@
 //! Admission of a create or update: Kubernetes' defaulting, the namespace lifecycle,
-//! LimitRanger, validation, ResourceQuota and Service address allocation.
+//! LimitRanger, DefaultTolerationSeconds, validation, ResourceQuota and Service address
+//! allocation.
 
 use serde_json::{Value, json};
 use tokio::sync::MutexGuard;
+use wasmkube_admission::default_toleration_seconds::DefaultTolerationSeconds;
 use wasmkube_admission::limit_range;
+use wasmkube_admission::priority;
 
 use super::ApiState;
 use super::allocation::allocate_service_addresses;
@@ -136,6 +139,60 @@ fn limit_ranges(
         .collect())
 }
 
+/// DefaultTolerationSeconds, which Kubernetes runs on pod creates and updates but not on
+/// subresources. A status write here arrives with the stored spec copied in, so a write
+/// that leaves the spec as it was is not touched: the plugin never changes a spec through
+/// `pods/status`.
+fn add_default_tolerations(
+    state: &ApiState,
+    resource: &ResourceType,
+    object: &mut Value,
+    old: Option<&Value>,
+) {
+    if resource.kind != "Pod" || old.is_some_and(|old| old.get("spec") == object.get("spec")) {
+        return;
+    }
+    DefaultTolerationSeconds {
+        not_ready_seconds: state.options.default_not_ready_toleration_seconds,
+        unreachable_seconds: state.options.default_unreachable_toleration_seconds,
+    }
+    .admit(object);
+}
+
+/// The Priority plugin: a pod's priority from its PriorityClass on create (kept on
+/// updates), and only one default PriorityClass. It reads every stored class; there are
+/// few.
+fn admit_priority(
+    state: &ApiState,
+    resource: &ResourceType,
+    object: &mut Value,
+    old: Option<&Value>,
+) -> ApiResult<()> {
+    let pod_update = resource.kind == "Pod" && old.is_some();
+    if pod_update {
+        // An update only keeps what the create resolved; no class is read.
+        return priority::admit_pod(object, old, &[])
+            .map_err(|error| ApiError::forbidden(resource, name_of(object), &error.to_string()));
+    }
+    let classes: Vec<Value> = state
+        .storage
+        .list(&ListRequest {
+            prefix: key_prefix("priorityclasses.scheduling.k8s.io", None),
+            ..Default::default()
+        })
+        .map_err(|error| ApiError::internal(error.to_string()))?
+        .items
+        .into_iter()
+        .map(|(_, stored)| (*stored.object).clone())
+        .collect();
+    let outcome = if resource.kind == "Pod" {
+        priority::admit_pod(object, old, &classes)
+    } else {
+        priority::admit_priority_class(object, old, &classes)
+    };
+    outcome.map_err(|error| ApiError::forbidden(resource, name_of(object), &error.to_string()))
+}
+
 /// What admission leaves to the write: the lock to hold until the write is done, and the
 /// quotas whose usage to record once it is.
 pub struct Admission<'a> {
@@ -154,8 +211,8 @@ impl Admission<'_> {
 }
 
 /// Admits `object` (the new state; `old` is the current one on update), in Kubernetes' order:
-/// defaulting, the namespace lifecycle, LimitRanger's defaults, the strategy's status and
-/// validation, LimitRanger's limits, then quota.
+/// defaulting, the namespace lifecycle, LimitRanger's defaults, DefaultTolerationSeconds,
+/// the strategy's status and validation, LimitRanger's limits, then quota.
 pub async fn admit<'a>(
     state: &'a ApiState,
     resource: &ResourceType,
@@ -175,11 +232,18 @@ pub async fn admit<'a>(
     }
     let limit_ranges = limit_ranges(state, resource, object, old)?;
     limit_range::apply_defaults(resource.kind, object, &limit_ranges);
+    if resource.kind == "Pod" {
+        admit_priority(state, resource, object, old)?;
+    }
+    add_default_tolerations(state, resource, object, old);
     if creating {
         initial_status(resource, object);
     }
     wasmkube_admission::validate(resource.kind, object, old)
         .map_err(|errors| invalid(resource, object, errors))?;
+    if resource.kind == "PriorityClass" {
+        admit_priority(state, resource, object, old)?;
+    }
     limit_range::validate(resource.kind, object, &limit_ranges)
         .map_err(|error| ApiError::forbidden(resource, name_of(object), &error.to_string()))?;
     let quota_request = quota::pending(state, resource, object, old)?;

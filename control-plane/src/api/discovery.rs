@@ -127,7 +127,18 @@ pub fn serve(target: &Target) -> ApiResult<Response> {
                 .filter(|group| !group.is_empty())
                 .collect();
             groups.dedup();
-            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups.into_iter().map(api_group).collect::<Vec<_>>()})
+            let mut groups: Vec<Value> = groups.into_iter().map(api_group).collect();
+            groups.push(crate::metrics_server::api_group());
+            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+        }
+        Target::Group(group) if group == crate::metrics_server::GROUP => {
+            crate::metrics_server::api_group()
+        }
+        Target::ResourceList { group, version }
+            if group == crate::metrics_server::GROUP
+                && version == crate::metrics_server::VERSION =>
+        {
+            crate::metrics_server::resource_list()
         }
         Target::Group(group)
             if group_versions()

@@ -36,9 +36,15 @@ pub use allocation::KUBERNETES_SERVICE_IP;
 pub use metrics::Metrics;
 pub use status::{ApiError, ApiResult};
 
+// What metrics.k8s.io (crate::metrics_server) shares with the resource verbs.
+pub(crate) use get_list::{read_list, selectors as request_selectors};
+pub(crate) use negotiate::{ResponseForm, encode, response_form};
+pub(crate) use pod_log::node_endpoint;
+pub(crate) use selectors::Selectors;
+
 use crate::images::ImageStore;
 use crate::store::SharedStorage;
-use query::Query;
+pub(crate) use query::Query;
 use target::{ResourceTarget, Target};
 
 /// Settings of the API server.
@@ -50,6 +56,15 @@ pub struct ApiOptions {
     pub default_watch_timeout: Duration,
     /// The largest WebAssembly binary the image store accepts.
     pub max_image_blob_bytes: u64,
+    /// How often metrics.k8s.io scrapes every node's resource metrics (metrics-server's
+    /// `--metric-resolution`).
+    pub resource_metrics_resolution: Duration,
+    /// The tolerationSeconds of the `node.kubernetes.io/not-ready:NoExecute` toleration
+    /// added to every pod that has none (`--default-not-ready-toleration-seconds`, 300).
+    pub default_not_ready_toleration_seconds: i64,
+    /// The same for `node.kubernetes.io/unreachable:NoExecute`
+    /// (`--default-unreachable-toleration-seconds`, 300).
+    pub default_unreachable_toleration_seconds: i64,
 }
 
 impl Default for ApiOptions {
@@ -58,6 +73,11 @@ impl Default for ApiOptions {
             bookmark_interval: Duration::from_secs(60),
             default_watch_timeout: Duration::from_secs(1800),
             max_image_blob_bytes: crate::images::DEFAULT_MAX_BLOB_BYTES,
+            resource_metrics_resolution: Duration::from_secs(5),
+            default_not_ready_toleration_seconds:
+                wasmkube_admission::default_toleration_seconds::DEFAULT_TOLERATION_SECONDS,
+            default_unreachable_toleration_seconds:
+                wasmkube_admission::default_toleration_seconds::DEFAULT_TOLERATION_SECONDS,
         }
     }
 }
@@ -74,10 +94,14 @@ pub struct ApiState {
     pub images: ImageStore,
     /// Reaches the node agents, for the subresources they serve (pods/log).
     pub(crate) node_client: pod_log::NodeClient,
+    /// The nodes' and pods' resource usage that metrics.k8s.io serves.
+    pub resource_metrics: crate::metrics_server::ResourceMetrics,
 }
 
 impl ApiState {
     pub fn new(storage: SharedStorage, options: ApiOptions, images: ImageStore) -> Arc<Self> {
+        let resource_metrics =
+            crate::metrics_server::ResourceMetrics::new(options.resource_metrics_resolution);
         Arc::new(Self {
             storage,
             options,
@@ -85,6 +109,7 @@ impl ApiState {
             allocation_lock: tokio::sync::Mutex::new(()),
             images,
             node_client: pod_log::node_client(),
+            resource_metrics,
         })
     }
 }
@@ -104,6 +129,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(openapi::v3_group_version),
         )
         .merge(crate::images::routes())
+        .merge(crate::metrics_server::routes())
         .fallback(dispatch)
         .with_state(state)
 }

@@ -26,7 +26,7 @@ use crate::store::{StoreError, StoredObject, WriteRequest};
 
 /// How often a patch or an unconditional update is retried when another writer changed
 /// the object between its read and its write.
-const OPTIMISTIC_RETRIES: usize = 8;
+pub(super) const OPTIMISTIC_RETRIES: usize = 8;
 
 /// Decodes with the kind's Kubernetes type and applies `fieldValidation`: Strict refuses
 /// unknown fields, Warn (the default) reports them in Warning headers, Ignore drops them.

@@ -42,6 +42,7 @@ pub fn validate(kind: &str, object: &Value, old: Option<&Value>) -> Vec<FieldErr
         "ConfigMap" => config::validate_config_map(object, old),
         "Secret" => config::validate_secret(object, old),
         "Namespace" => config::validate_namespace(object),
+        "PriorityClass" => crate::priority::validate_priority_class(object, old),
         _ => Vec::new(),
     };
     errors.extend(kind_errors);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::response::Response;
 use serde_json::Value;
 
+pub(crate) use node_proxy::node_endpoint;
 pub use node_proxy::{NodeClient, node_client};
 
 use super::ApiState;

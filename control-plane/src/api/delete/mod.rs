@@ -1,6 +1,13 @@
-//! delete and deletecollection, with graceful deletion: an object with finalizers, a
-//! namespace with spec.finalizers, or a pod on a node is first marked with a
-//! deletionTimestamp and removed once released.
+//! delete and deletecollection, with graceful deletion and deletion propagation: an object
+//! with finalizers, a namespace with spec.finalizers, or a pod on a node is first marked
+//! with a deletionTimestamp and removed once released. The DeleteOptions'
+//! `propagationPolicy` (or the deprecated `orphanDependents`) decides what happens to the
+//! object's dependents, as the generic registry's `deletionFinalizersForGarbageCollection`
+//! does: Foreground holds the object with the `foregroundDeletion` finalizer until the
+//! garbage collector has deleted its blocking dependents, Orphan holds it with the `orphan`
+//! finalizer until the collector has removed the owner references to it, and Background
+//! (the default for every kind served) deletes it at once and leaves the dependents to the
+//! collector.
 
 use std::sync::Arc;
 
@@ -9,68 +16,21 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
+use super::ApiState;
 use super::get_list::{object_key, read_list, selectors};
 use super::metadata::{metadata_mut, now_rfc3339};
-use super::negotiate::{decode_json, decode_protobuf, encode, response_form};
+use super::negotiate::{encode, response_form};
 use super::query::Query;
 use super::status::{ApiError, ApiResult};
 use super::target::ResourceTarget;
-use super::{ApiState, read_body};
 use crate::resources::ResourceType;
-use crate::store::{ObjectKey, StoredObject, WriteRequest, key_prefix};
+use crate::store::{ObjectKey, StoreError, StoredObject, WriteRequest, key_prefix};
 
-/// The DeleteOptions of a request: a body, or the query parameters.
-struct DeleteOptions {
-    grace_period_seconds: Option<i64>,
-    precondition_uid: Option<String>,
-    precondition_revision: Option<u64>,
-    dry_run: bool,
-}
+mod options;
 
-async fn delete_options(body: Body, query: &Query) -> ApiResult<DeleteOptions> {
-    let bytes = read_body(body).await?;
-    // Typed clients that speak protobuf send their DeleteOptions as protobuf too.
-    let body: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else if bytes.starts_with(wasmkube_protobuf::PROTOBUF_MAGIC) {
-        decode_protobuf(&bytes)?
-    } else {
-        decode_json(&bytes)?
-    };
-    let precondition_revision = match body
-        .pointer("/preconditions/resourceVersion")
-        .and_then(Value::as_str)
-    {
-        Some(text) => Some(text.parse().map_err(|_| {
-            ApiError::bad_request(format!("invalid precondition resourceVersion {text:?}"))
-        })?),
-        None => None,
-    };
-    let dry_run = query.dry_run
-        || body
-            .get("dryRun")
-            .and_then(Value::as_array)
-            .is_some_and(|modes| modes.iter().any(|mode| mode == "All"));
-    Ok(DeleteOptions {
-        grace_period_seconds: body
-            .get("gracePeriodSeconds")
-            .and_then(Value::as_i64)
-            .or(query.grace_period_seconds),
-        precondition_uid: body
-            .pointer("/preconditions/uid")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        precondition_revision,
-        dry_run,
-    })
-}
-
-fn non_empty_array(object: &Value, pointer: &str) -> bool {
-    object
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .is_some_and(|items| !items.is_empty())
-}
+use options::{
+    DeleteOptions, delete_options, finalizers_after_deletion, finalizers_of, non_empty_array,
+};
 
 /// Whether an object marked for deletion still waits for someone: finalizers, or (for a
 /// namespace) the namespace controller's spec.finalizers.
@@ -121,31 +81,25 @@ enum Deleted {
     Pending(StoredObject),
 }
 
-async fn delete_one(
-    state: &ApiState,
+fn check_preconditions(
     resource: &ResourceType,
-    key: ObjectKey,
+    name: &str,
+    stored: &StoredObject,
     options: &DeleteOptions,
-) -> ApiResult<Deleted> {
-    let name = key.name.clone();
-    let stored = state
-        .storage
-        .get(&key)
-        .map_err(|error| ApiError::from_store(error, resource, &name))?
-        .ok_or_else(|| ApiError::not_found(resource, &name))?;
-    let object = &stored.object;
-    if let Some(uid) = &options.precondition_uid
-        && object.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str())
+) -> ApiResult<()> {
+    let uid = stored
+        .object
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if let Some(expected) = &options.precondition_uid
+        && expected != uid
     {
         return Err(ApiError::conflict(
             resource,
-            &name,
+            name,
             &format!(
-                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                object
-                    .pointer("/metadata/uid")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
+                "Precondition failed: UID in precondition: {expected}, UID in object meta: {uid}"
             ),
         ));
     }
@@ -154,13 +108,58 @@ async fn delete_one(
     {
         return Err(ApiError::conflict(
             resource,
-            &name,
+            name,
             &format!(
                 "Precondition failed: ResourceVersion in precondition: {revision}, ResourceVersion in object meta: {}",
                 stored.revision
             ),
         ));
     }
+    Ok(())
+}
+
+/// The time `seconds` after `start`, as Kubernetes writes timestamps (whole seconds).
+fn seconds_after(start: jiff::Timestamp, seconds: i64) -> String {
+    start
+        .checked_add(jiff::SignedDuration::from_secs(seconds))
+        .and_then(|time| time.round(jiff::Unit::Second))
+        .map(|time| time.to_string())
+        .unwrap_or_else(|_| now_rfc3339())
+}
+
+/// How often a deletion is redone after another writer changed the object between its
+/// read and its write, as the API server's `GuaranteedUpdate` does.
+const OPTIMISTIC_RETRIES: usize = 8;
+
+async fn delete_one(
+    state: &ApiState,
+    resource: &ResourceType,
+    key: ObjectKey,
+    options: &DeleteOptions,
+) -> ApiResult<Deleted> {
+    for _ in 0..OPTIMISTIC_RETRIES {
+        if let Some(deleted) = try_delete_one(state, resource, &key, options).await? {
+            return Ok(deleted);
+        }
+    }
+    Err(ApiError::stale(resource, &key.name))
+}
+
+/// One read-decide-write round of a deletion; None when another write came in between.
+async fn try_delete_one(
+    state: &ApiState,
+    resource: &ResourceType,
+    key: &ObjectKey,
+    options: &DeleteOptions,
+) -> ApiResult<Option<Deleted>> {
+    let name = key.name.clone();
+    let stored = state
+        .storage
+        .get(key)
+        .map_err(|error| ApiError::from_store(error, resource, &name))?
+        .ok_or_else(|| ApiError::not_found(resource, &name))?;
+    check_preconditions(resource, &name, &stored, options)?;
+    let object = &stored.object;
     let grace = if resource.kind == "Pod" {
         pod_grace_period(object, options.grace_period_seconds)
     } else {
@@ -169,80 +168,108 @@ async fn delete_one(
     let already_marked = object
         .pointer("/metadata/deletionTimestamp")
         .is_some_and(|stamp| !stamp.is_null());
-    let held = is_held(object);
+    let marked_grace = object
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    // A graceful deletion under way may only be shortened; otherwise the request changes
+    // nothing, not even the finalizers (BeforeDelete's pending graceful deletion).
+    let shortens = already_marked && marked_grace > 0 && grace < marked_grace;
+    if already_marked && marked_grace > 0 && !shortens {
+        return Ok(Some(Deleted::Pending(stored)));
+    }
+    let existing_finalizers = finalizers_of(object);
+    let finalizers = finalizers_after_deletion(&existing_finalizers, options.propagation);
+    let held = !finalizers.is_empty() || non_empty_array(object, "/spec/finalizers");
     if grace == 0 && !held {
         if options.dry_run {
-            return Ok(Deleted::Removed(stored));
+            return Ok(Some(Deleted::Removed(stored)));
         }
         let removed = state
             .storage
             .write(WriteRequest::Delete {
-                key,
+                key: key.clone(),
                 expected_revision: Some(stored.revision),
             })
             .await;
-        return removed
-            .map(Deleted::Removed)
-            .map_err(|error| ApiError::from_store(error, resource, &name));
+        return written(removed.map(Deleted::Removed), resource, &name);
     }
-    if already_marked
-        && (held
-            || grace
-                >= object
-                    .pointer("/metadata/deletionGracePeriodSeconds")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0))
-    {
-        return Ok(Deleted::Pending(stored));
+    if already_marked && !shortens && finalizers == existing_finalizers {
+        return Ok(Some(Deleted::Pending(stored)));
     }
     let mut marked = (*stored.object).clone();
-    let deletion_time = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_secs(grace))
-        .map(|time| {
-            time.round(jiff::Unit::Second)
-                .map(|time| time.to_string())
-                .unwrap_or_default()
-        })
-        .unwrap_or_else(|_| now_rfc3339());
     let metadata = metadata_mut(&mut marked);
-    // Marking an object for deletion is a change its controllers must observe, so
-    // Kubernetes bumps a tracked generation the first time.
-    if !already_marked
-        && let Some(generation) = metadata
+    if !already_marked {
+        // Marking an object for deletion is a change its controllers must observe, so
+        // Kubernetes bumps a tracked generation the first time.
+        if let Some(generation) = metadata
             .get("generation")
             .and_then(Value::as_i64)
             .filter(|generation| *generation > 0)
-    {
-        metadata.insert("generation".to_owned(), json!(generation + 1));
+        {
+            metadata.insert("generation".to_owned(), json!(generation + 1));
+        }
+        metadata.insert(
+            "deletionTimestamp".to_owned(),
+            json!(seconds_after(jiff::Timestamp::now(), grace)),
+        );
+        metadata.insert("deletionGracePeriodSeconds".to_owned(), json!(grace));
+    } else if shortens {
+        // The deadline moves earlier by the difference, as Kubernetes computes it.
+        let marked_at = metadata
+            .get("deletionTimestamp")
+            .and_then(Value::as_str)
+            .and_then(|stamp| stamp.parse::<jiff::Timestamp>().ok())
+            .unwrap_or_else(jiff::Timestamp::now);
+        metadata.insert(
+            "deletionTimestamp".to_owned(),
+            json!(seconds_after(marked_at, grace - marked_grace)),
+        );
+        metadata.insert("deletionGracePeriodSeconds".to_owned(), json!(grace));
     }
-    metadata.insert("deletionTimestamp".to_owned(), json!(deletion_time));
-    metadata.insert("deletionGracePeriodSeconds".to_owned(), json!(grace));
+    if finalizers != existing_finalizers {
+        if finalizers.is_empty() {
+            metadata.remove("finalizers");
+        } else {
+            metadata.insert("finalizers".to_owned(), json!(finalizers));
+        }
+    }
     if resource.kind == "Namespace" {
         marked["status"]["phase"] = json!("Terminating");
     }
     if options.dry_run {
-        return Ok(Deleted::Pending(StoredObject {
+        return Ok(Some(Deleted::Pending(StoredObject {
             revision: stored.revision,
             object: Arc::new(marked),
-        }));
+        })));
     }
-    let written = state
+    let updated = state
         .storage
         .write(WriteRequest::Update {
-            key,
+            key: key.clone(),
             object: marked,
             expected_revision: Some(stored.revision),
         })
         .await;
-    written
-        .map(Deleted::Pending)
-        .map_err(|error| ApiError::from_store(error, resource, &name))
+    written(updated.map(Deleted::Pending), resource, &name)
 }
 
-/// After an update: an object marked for deletion that nothing holds any more (its last
-/// finalizer was removed) is deleted, as Kubernetes does.
+/// A write's outcome for `try_delete_one`: a conflict means "read again".
+fn written(
+    result: Result<Deleted, StoreError>,
+    resource: &ResourceType,
+    name: &str,
+) -> ApiResult<Option<Deleted>> {
+    match result {
+        Ok(deleted) => Ok(Some(deleted)),
+        Err(StoreError::Conflict { .. }) => Ok(None),
+        Err(error) => Err(ApiError::from_store(error, resource, name)),
+    }
+}
+
 /// Whether `object`, marked for deletion, is now free to go: no finalizer holds it, and
-/// it is not a pod whose node still has to stop it.
+/// it is not a pod whose node still has to stop it. After an update that removes the last
+/// finalizer, such an object is deleted, as Kubernetes does.
 pub fn is_released(resource: &ResourceType, object: &Value) -> bool {
     let marked = object
         .pointer("/metadata/deletionTimestamp")
@@ -273,7 +300,14 @@ pub async fn delete(
         )),
         // Kubernetes answers a deletion that must wait with 200 and the marked object; it
         // keeps 202 for the deprecated orphanDependents=false alone, so clients expect 200.
-        Deleted::Pending(stored) => Ok(encode(form, StatusCode::OK, &stored.object)),
+        Deleted::Pending(stored) => {
+            let code = if options.orphan_dependents == Some(false) {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            Ok(encode(form, code, &stored.object))
+        }
     }
 }
 
