@@ -1,12 +1,14 @@
 //! `wasmkube bench`: the control plane's benchmark. It starts the control plane in this
 //! process on a fresh store and measures, over real HTTP, durable creates per second at
 //! several client counts and how fast watch events reach many watchers.
-//! `wasmkube bench node` measures the node agent instead (see `node`).
+//! `wasmkube bench node` measures the node agent instead (see `node`), and `wasmkube
+//! bench scheduler` the scheduler (see `scheduler`).
 
 mod connection;
 mod creates;
 mod node;
 mod samples;
+mod scheduler;
 mod tables;
 mod watchers;
 
@@ -66,6 +68,9 @@ enum BenchTarget {
     /// Benchmark the node agent: pod start-up latency, fuel metering's cost, CPU-limit
     /// accuracy, and idle pods per node with their memory.
     Node(node::NodeBenchArgs),
+    /// Benchmark the scheduler: hollow nodes registered through the API, then pods created
+    /// without a node, timed until every one is seen bound.
+    Scheduler(scheduler::SchedulerBenchArgs),
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -113,8 +118,12 @@ fn raise_descriptor_limit(needed: u64) -> anyhow::Result<()> {
 }
 
 pub async fn run(arguments: BenchArgs) -> anyhow::Result<i32> {
-    if let Some(BenchTarget::Node(node_arguments)) = arguments.target {
-        return node::run(node_arguments).await;
+    match arguments.target {
+        Some(BenchTarget::Node(node_arguments)) => return node::run(node_arguments).await,
+        Some(BenchTarget::Scheduler(scheduler_arguments)) => {
+            return scheduler::run(scheduler_arguments).await;
+        }
+        None => {}
     }
     raise_descriptor_limit(descriptors_needed(&arguments))?;
     let temporary = tempfile::tempdir()?;

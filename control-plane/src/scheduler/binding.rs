@@ -4,8 +4,9 @@
 use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
 use kube::Client;
 use kube::api::{Api, ObjectMeta, PostParams};
+use serde::de::IgnoredAny;
 
-use super::cache::PodKey;
+use super::pod_info::PodKey;
 
 /// The API server's words when the pod already has a node (`pod NAME is already
 /// assigned to node "NODE"`).
@@ -41,7 +42,8 @@ pub async fn bind(
             ..Default::default()
         },
     };
-    let answer: Result<serde_json::Value, kube::Error> = pods
+    // Only whether the binding was made matters, not the Status that says so.
+    let answer: Result<IgnoredAny, kube::Error> = pods
         .create_subresource("binding", &key.name, &PostParams::default(), &binding)
         .await;
     match answer {

@@ -1,41 +1,23 @@
 //! The scheduler's view of the cluster (Kubernetes' scheduler cache): each node's
-//! scheduling facts, and what the pods bound to it, or about to be, already request.
+//! scheduling facts, the pods bound to it or about to be with what they request, and the
+//! namespaces' labels that affinity terms may select on. It is kept up to date event by
+//! event, so that a decision reads it as it is, with nothing to rebuild.
 //!
 //! A pod the scheduler has chosen a node for is *assumed* there from the moment of the
 //! decision until the pod watch shows it bound, so that the next decisions count it even
 //! though its binding is still on its way to the API server.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Taint};
 use kube::ResourceExt;
 
+use super::pod_info::{NamespaceLabels, PodFacts, PodKey};
 use super::resources::{Allocatable, PodRequests, Resources, node_allocatable, pod_requests};
 use super::taints::scheduling_taints;
 
-/// A pod's identity while it waits and while it is placed: namespace and name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PodKey {
-    pub namespace: String,
-    pub name: String,
-}
-
-impl PodKey {
-    pub fn of(pod: &Pod) -> PodKey {
-        PodKey {
-            namespace: pod.namespace().unwrap_or_default(),
-            name: pod.name_any(),
-        }
-    }
-}
-
-impl std::fmt::Display for PodKey {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "{}/{}", self.namespace, self.name)
-    }
-}
-
-/// What the filters and the score read of a node.
+/// What the filters and the scores read of a node.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SchedulableNode {
     pub name: String,
@@ -78,32 +60,59 @@ pub struct NodeUsage {
 }
 
 impl NodeUsage {
-    fn add(&mut self, requests: PodRequests) {
+    pub fn add(&mut self, requests: PodRequests) {
         self.requested = self.requested.plus(requests.requested);
         self.non_zero_requested = self.non_zero_requested.plus(requests.non_zero);
         self.pods += 1;
     }
 
-    fn remove(&mut self, requests: PodRequests) {
+    pub fn remove(&mut self, requests: PodRequests) {
         self.requested = self.requested.minus(requests.requested);
         self.non_zero_requested = self.non_zero_requested.minus(requests.non_zero);
         self.pods -= 1;
     }
 }
 
+/// A pod counted on a node.
+#[derive(Clone, Debug)]
+pub struct PlacedPod {
+    pub facts: Arc<PodFacts>,
+    pub requests: PodRequests,
+}
+
+/// A node as the scheduler knows it. Its facts are missing while pods are bound to a
+/// node the node watch has not shown (or no longer shows): they still count there.
+#[derive(Debug, Default)]
+pub struct NodeState {
+    pub facts: Option<SchedulableNode>,
+    pub usage: NodeUsage,
+    pub pods: HashMap<PodKey, PlacedPod>,
+}
+
+impl NodeState {
+    fn is_unused(&self) -> bool {
+        self.facts.is_none() && self.pods.is_empty()
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Placement {
     node: String,
-    requests: PodRequests,
     assumed: bool,
 }
 
 #[derive(Debug, Default)]
 pub struct ClusterCache {
     /// Sorted by name, which is also the order ties between equal scores are broken in.
-    nodes: BTreeMap<String, SchedulableNode>,
+    nodes: BTreeMap<String, NodeState>,
+    /// How many entries of `nodes` have facts.
+    node_count: usize,
     placements: HashMap<PodKey, Placement>,
-    usage: HashMap<String, NodeUsage>,
+    namespaces: NamespaceLabels,
+    /// Placed pods with any pod (anti-)affinity, and with required anti-affinity: when
+    /// there are none, the affinity plugins have nothing to look at.
+    pods_with_affinity: usize,
+    pods_with_required_anti_affinity: usize,
 }
 
 fn bound_node(pod: &Pod) -> Option<&str> {
@@ -114,60 +123,111 @@ fn bound_node(pod: &Pod) -> Option<&str> {
 }
 
 impl ClusterCache {
-    /// Records a node's current state; answers whether anything the filters or the score
+    /// Records a node's current state; answers whether anything the filters or the scores
     /// read has changed, which is when waiting pods deserve another try.
     pub fn set_node(&mut self, node: &Node) -> bool {
         let facts = SchedulableNode::of(node);
-        let changed = self.nodes.get(&facts.name) != Some(&facts);
-        self.nodes.insert(facts.name.clone(), facts);
-        changed
+        let state = self.nodes.entry(facts.name.clone()).or_default();
+        if state.facts.as_ref() == Some(&facts) {
+            return false;
+        }
+        if state.facts.is_none() {
+            self.node_count += 1;
+        }
+        state.facts = Some(facts);
+        true
     }
 
     pub fn remove_node(&mut self, name: &str) {
-        self.nodes.remove(name);
+        if let Some(state) = self.nodes.get_mut(name)
+            && state.facts.take().is_some()
+        {
+            self.node_count -= 1;
+            if state.is_unused() {
+                self.nodes.remove(name);
+            }
+        }
     }
 
     /// Starts over from a complete list of nodes.
     pub fn replace_nodes<'a>(&mut self, nodes: impl IntoIterator<Item = &'a Node>) {
-        self.nodes = nodes
-            .into_iter()
-            .map(|node| {
-                let facts = SchedulableNode::of(node);
-                (facts.name.clone(), facts)
-            })
-            .collect();
+        for state in self.nodes.values_mut() {
+            state.facts = None;
+        }
+        self.node_count = 0;
+        for node in nodes {
+            self.set_node(node);
+        }
+        self.nodes.retain(|_, state| !state.is_unused());
     }
 
-    pub fn nodes(&self) -> impl Iterator<Item = &SchedulableNode> {
-        self.nodes.values()
+    /// The nodes that exist, by name, with what is placed on them.
+    pub fn nodes(&self) -> impl Iterator<Item = (&SchedulableNode, &NodeState)> + Clone {
+        self.nodes
+            .values()
+            .filter_map(|state| state.facts.as_ref().map(|facts| (facts, state)))
     }
 
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.node_count
     }
 
+    #[cfg(test)]
     pub fn usage(&self, node: &str) -> NodeUsage {
-        self.usage.get(node).copied().unwrap_or_default()
+        self.nodes
+            .get(node)
+            .map(|state| state.usage)
+            .unwrap_or_default()
     }
 
-    fn place(&mut self, key: PodKey, placement: Placement) {
-        self.unplace(&key);
-        self.usage
-            .entry(placement.node.clone())
-            .or_default()
-            .add(placement.requests);
-        self.placements.insert(key, placement);
+    pub fn namespaces(&self) -> &NamespaceLabels {
+        &self.namespaces
     }
 
-    fn unplace(&mut self, key: &PodKey) {
-        if let Some(previous) = self.placements.remove(key)
-            && let Some(usage) = self.usage.get_mut(&previous.node)
-        {
-            usage.remove(previous.requests);
-            if usage.pods == 0 {
-                self.usage.remove(&previous.node);
-            }
+    pub fn pods_with_affinity(&self) -> usize {
+        self.pods_with_affinity
+    }
+
+    pub fn pods_with_required_anti_affinity(&self) -> usize {
+        self.pods_with_required_anti_affinity
+    }
+
+    fn count_affinity(&mut self, facts: &PodFacts, sign: isize) {
+        if facts.has_affinity() {
+            self.pods_with_affinity = self.pods_with_affinity.saturating_add_signed(sign);
         }
+        if facts.has_required_anti_affinity() {
+            self.pods_with_required_anti_affinity = self
+                .pods_with_required_anti_affinity
+                .saturating_add_signed(sign);
+        }
+    }
+
+    fn place(&mut self, key: PodKey, node: &str, assumed: bool, pod: PlacedPod) {
+        self.unplace(&key);
+        self.count_affinity(&pod.facts, 1);
+        let state = self.nodes.entry(node.to_owned()).or_default();
+        state.usage.add(pod.requests);
+        state.pods.insert(key.clone(), pod);
+        self.placements.insert(
+            key,
+            Placement {
+                node: node.to_owned(),
+                assumed,
+            },
+        );
+    }
+
+    fn unplace(&mut self, key: &PodKey) -> Option<PlacedPod> {
+        let previous = self.placements.remove(key)?;
+        let state = self.nodes.get_mut(&previous.node)?;
+        let placed = state.pods.remove(key)?;
+        state.usage.remove(placed.requests);
+        if state.is_unused() {
+            self.nodes.remove(&previous.node);
+        }
+        self.count_affinity(&placed.facts, -1);
+        Some(placed)
     }
 
     /// Counts a pod the watch shows bound on its node, in place of any assumption.
@@ -182,14 +242,15 @@ impl ClusterCache {
                     tracing::warn!(pod = %key, %error, "counting the pod's requests as none");
                     PodRequests::default()
                 });
-                let placement = Placement {
-                    node: node.to_owned(),
+                let placed = PlacedPod {
+                    facts: Arc::new(PodFacts::of_placed(pod)),
                     requests,
-                    assumed: false,
                 };
-                self.place(key, placement);
+                self.place(key, node, false, placed);
             }
-            None if !self.is_assumed(&key) => self.unplace(&key),
+            None if !self.is_assumed(&key) => {
+                self.unplace(&key);
+            }
             None => {}
         }
     }
@@ -202,16 +263,31 @@ impl ClusterCache {
     /// Starts over from a complete list of pods, keeping the assumptions about pods that
     /// are still there and still unbound.
     pub fn replace_pods<'a>(&mut self, pods: impl IntoIterator<Item = &'a Pod>) {
-        let mut assumptions: HashMap<PodKey, Placement> = self
+        let assumed: Vec<PodKey> = self
             .placements
-            .drain()
+            .iter()
             .filter(|(_, placement)| placement.assumed)
+            .map(|(key, _)| key.clone())
             .collect();
-        self.usage.clear();
+        let mut assumptions: HashMap<PodKey, (String, PlacedPod)> = HashMap::new();
+        for key in assumed {
+            if let Some(node) = self
+                .placements
+                .get(&key)
+                .map(|placement| placement.node.clone())
+                && let Some(placed) = self.unplace(&key)
+            {
+                assumptions.insert(key, (node, placed));
+            }
+        }
+        let keys: Vec<PodKey> = self.placements.keys().cloned().collect();
+        for key in keys {
+            self.unplace(&key);
+        }
         for pod in pods {
             let key = PodKey::of(pod);
             match (bound_node(pod), assumptions.remove(&key)) {
-                (None, Some(assumed)) => self.place(key, assumed),
+                (None, Some((node, placed))) => self.place(key, &node, true, placed),
                 _ => self.observe_pod(pod),
             }
         }
@@ -219,13 +295,8 @@ impl ClusterCache {
 
     /// Counts the pod on the node the scheduler chose, until the watch shows it bound or
     /// the binding fails.
-    pub fn assume(&mut self, key: PodKey, node: &str, requests: PodRequests) {
-        let placement = Placement {
-            node: node.to_owned(),
-            requests,
-            assumed: true,
-        };
-        self.place(key, placement);
+    pub fn assume(&mut self, key: PodKey, node: &str, requests: PodRequests, facts: Arc<PodFacts>) {
+        self.place(key, node, true, PlacedPod { facts, requests });
     }
 
     pub fn forget_assumption(&mut self, key: &PodKey) {
@@ -238,6 +309,24 @@ impl ClusterCache {
         self.placements
             .get(key)
             .is_some_and(|placement| placement.assumed)
+    }
+
+    /// Records a namespace's labels; answers whether they changed.
+    pub fn set_namespace(&mut self, namespace: &Namespace) -> bool {
+        let labels = namespace.labels().clone();
+        let previous = self.namespaces.insert(namespace.name_any(), labels.clone());
+        previous.as_ref() != Some(&labels)
+    }
+
+    pub fn remove_namespace(&mut self, name: &str) {
+        self.namespaces.remove(name);
+    }
+
+    pub fn replace_namespaces<'a>(&mut self, namespaces: impl IntoIterator<Item = &'a Namespace>) {
+        self.namespaces = namespaces
+            .into_iter()
+            .map(|namespace| (namespace.name_any(), namespace.labels().clone()))
+            .collect();
     }
 }
 
@@ -265,6 +354,17 @@ mod tests {
         }
     }
 
+    fn assume(cache: &mut ClusterCache, name: &str, node: &str, cpu: &str) {
+        let pending = pod(name, None, cpu);
+        let requests = pod_requests(&pending).expect("valid requests");
+        cache.assume(
+            key(name),
+            node,
+            requests,
+            Arc::new(PodFacts::of_placed(&pending)),
+        );
+    }
+
     #[test]
     fn bound_pods_add_up_per_node_and_leave_when_forgotten() {
         let mut cache = ClusterCache::default();
@@ -279,13 +379,32 @@ mod tests {
         assert_eq!(cache.usage("n1").requested.milli_cpu, 200);
         cache.forget_pod(&key("b"));
         assert_eq!(cache.usage("n1"), NodeUsage::default());
+        assert!(
+            cache.nodes.is_empty(),
+            "an unknown node with no pods is dropped"
+        );
+    }
+
+    #[test]
+    fn a_pod_bound_by_name_counts_on_its_node_without_the_scheduler() {
+        // spec.nodeName set at creation: the scheduler never binds it, but counts it.
+        let mut cache = ClusterCache::default();
+        let node: Node = serde_json::from_value(json!({
+            "metadata": {"name": "n1"},
+            "status": {"allocatable": {"cpu": "1", "memory": "1Gi", "pods": "10"}},
+        }))
+        .expect("a node");
+        cache.observe_pod(&pod("pinned", Some("n1"), "250m"));
+        cache.set_node(&node);
+        let (_, state) = cache.nodes().next().expect("the node");
+        assert_eq!(state.usage.requested.milli_cpu, 250);
+        assert!(state.pods.contains_key(&key("pinned")));
     }
 
     #[test]
     fn an_assumed_pod_counts_until_the_watch_shows_where_it_went() {
         let mut cache = ClusterCache::default();
-        let requests = pod_requests(&pod("a", None, "500m")).expect("valid requests");
-        cache.assume(key("a"), "n1", requests);
+        assume(&mut cache, "a", "n1", "500m");
         assert!(cache.is_assumed(&key("a")));
         // An older, unbound copy of the pod from the watch does not undo the assumption.
         cache.observe_pod(&pod("a", None, "500m"));
@@ -296,7 +415,7 @@ mod tests {
         assert_eq!(cache.usage("n1"), NodeUsage::default());
         assert_eq!(cache.usage("n2").requested.milli_cpu, 500);
 
-        cache.assume(key("b"), "n1", requests);
+        assume(&mut cache, "b", "n1", "500m");
         cache.forget_assumption(&key("b"));
         assert_eq!(cache.usage("n1"), NodeUsage::default());
     }
@@ -304,9 +423,8 @@ mod tests {
     #[test]
     fn a_relist_keeps_assumptions_about_pods_still_waiting() {
         let mut cache = ClusterCache::default();
-        let requests = pod_requests(&pod("a", None, "500m")).expect("valid requests");
-        cache.assume(key("waiting"), "n1", requests);
-        cache.assume(key("deleted"), "n1", requests);
+        assume(&mut cache, "waiting", "n1", "500m");
+        assume(&mut cache, "deleted", "n1", "500m");
         cache.observe_pod(&pod("old", Some("n1"), "1"));
         cache.replace_pods([
             &pod("waiting", None, "500m"),
@@ -316,6 +434,33 @@ mod tests {
         assert!(!cache.is_assumed(&key("deleted")));
         assert_eq!(cache.usage("n1").requested.milli_cpu, 500);
         assert_eq!(cache.usage("n2").requested.milli_cpu, 100);
+    }
+
+    #[test]
+    fn affinity_counters_follow_placements() {
+        let mut cache = ClusterCache::default();
+        let mut spread = pod("spread", Some("n1"), "100m");
+        spread.spec.as_mut().expect("a spec").affinity = Some(
+            serde_json::from_value(json!({"podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {}, "topologyKey": "kubernetes.io/hostname"},
+                ],
+            }}))
+            .expect("an affinity"),
+        );
+        cache.observe_pod(&spread);
+        cache.observe_pod(&pod("plain", Some("n1"), "100m"));
+        assert_eq!(cache.pods_with_affinity(), 1);
+        assert_eq!(cache.pods_with_required_anti_affinity(), 1);
+        cache.observe_pod(&spread);
+        assert_eq!(
+            cache.pods_with_required_anti_affinity(),
+            1,
+            "an update is no new pod"
+        );
+        cache.forget_pod(&key("spread"));
+        assert_eq!(cache.pods_with_affinity(), 0);
+        assert_eq!(cache.pods_with_required_anti_affinity(), 0);
     }
 
     #[test]
@@ -336,6 +481,10 @@ mod tests {
         assert!(cache.set_node(&node("2024-01-01T00:02:00Z", "2")));
         assert_eq!(cache.node_count(), 1);
         cache.remove_node("n1");
+        assert_eq!(cache.node_count(), 0);
+        cache.replace_nodes([&node("2024-01-01T00:03:00Z", "1")]);
+        assert_eq!(cache.node_count(), 1);
+        cache.replace_nodes([]);
         assert_eq!(cache.node_count(), 0);
     }
 }

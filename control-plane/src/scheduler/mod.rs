@@ -6,16 +6,29 @@
 //! node is added or changes, when a pod goes away, and every 30 seconds.
 //!
 //! Decisions are made one at a time in one loop, so each sees the ones before it; the
-//! bindings and reports run beside it. Everything the scheduler holds is rebuilt from the
-//! watches: a restart loses nothing but the counts of repeated events.
+//! watches (decoding their objects) and the bindings and reports run beside it, in tasks
+//! of their own. Everything the scheduler holds is rebuilt from the watches: a restart
+//! loses nothing but the counts of repeated events.
+//!
+//! The plugins are kube-scheduler's default profile, less volumes, host ports,
+//! PodTopologySpread and ImageLocality: filters by cordon, taints, nodeSelector and node
+//! affinity, resources and pod (anti-)affinity; scores by least-allocated and balanced
+//! resources, preferred node affinity, PreferNoSchedule taints and preferred pod
+//! (anti-)affinity. A pod that fits nowhere is not preempted for, but its message says
+//! what preemption found, as Kubernetes words it.
 
 mod algorithm;
 mod binding;
 mod cache;
+mod fit_error;
+mod inter_pod_affinity;
 mod node_affinity;
+mod pod_info;
 mod queue;
 mod reporting;
 mod resources;
+mod scores;
+mod selector;
 mod taints;
 
 use std::collections::HashSet;
@@ -24,15 +37,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
+use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 
+use algorithm::{IncomingPod, TieBreaker};
 use binding::{BindOutcome, bind};
-use cache::{ClusterCache, PodKey};
+use cache::ClusterCache;
+use pod_info::PodKey;
 use queue::SchedulingQueue;
 use reporting::{REASON_SCHEDULER_ERROR, REASON_UNSCHEDULABLE, Report, Reporter};
 
@@ -81,19 +97,48 @@ struct Scheduler {
     client: Client,
     pods: Store<Pod>,
     nodes: Store<Node>,
+    namespaces: Store<Namespace>,
     cache: ClusterCache,
     queue: SchedulingQueue,
     reporter: Reporter,
     messages: mpsc::UnboundedSender<Message>,
     pods_listed: bool,
     nodes_listed: bool,
+    namespaces_listed: bool,
+    /// Where the next decision starts looking through the nodes, so that in clusters
+    /// large enough to look at only some of them, every node gets its turn.
+    next_start_node_index: usize,
+    ties: TieBreaker,
 }
 
 impl Scheduler {
-    /// Nothing is decided before both lists are complete: a pod seen before the nodes, or
-    /// before the pods already on them, would be judged against a cluster half known.
+    /// Nothing is decided before the lists are complete: a pod seen before the nodes, or
+    /// before the pods already on them (or the namespaces its affinity terms select),
+    /// would be judged against a cluster half known.
     fn ready_to_schedule(&self) -> bool {
-        self.pods_listed && self.nodes_listed && self.queue.has_active()
+        self.pods_listed && self.nodes_listed && self.namespaces_listed && self.queue.has_active()
+    }
+
+    /// Namespaces' labels matter to affinity terms with a namespace selector.
+    fn on_namespace_event(&mut self, event: watcher::Event<Namespace>) {
+        match event {
+            watcher::Event::Apply(namespace) => {
+                if self.cache.set_namespace(&namespace) {
+                    self.queue.retry_unschedulable();
+                }
+            }
+            watcher::Event::Delete(namespace) => {
+                self.cache.remove_namespace(&namespace.name_any());
+            }
+            watcher::Event::InitDone => {
+                self.cache.replace_namespaces(
+                    self.namespaces.state().iter().map(|namespace| &**namespace),
+                );
+                self.namespaces_listed = true;
+                self.queue.retry_unschedulable();
+            }
+            watcher::Event::Init | watcher::Event::InitApply(_) => {}
+        }
     }
 
     fn on_node_event(&mut self, event: watcher::Event<Node>) {
@@ -197,13 +242,12 @@ impl Scheduler {
             self.queue.remove(&key);
             return;
         };
-        let Some(spec) = pod.spec.as_ref() else {
-            self.queue.remove(&key);
-            return;
-        };
-        let requests = match resources::pod_requests(&pod) {
-            Ok(requests) => requests,
-            Err(error) => {
+        let incoming = match IncomingPod::of(&pod) {
+            None => {
+                self.queue.remove(&key);
+                return;
+            }
+            Some(Err(error)) => {
                 self.queue.unschedulable(&key, Arc::clone(&pod));
                 self.reporter.send(Report::Failed {
                     pod,
@@ -212,10 +256,21 @@ impl Scheduler {
                 });
                 return;
             }
+            Some(Ok(incoming)) => incoming,
         };
-        match algorithm::select_node(spec, &requests, &self.cache) {
+        let outcome = algorithm::schedule(
+            &incoming,
+            &self.cache,
+            self.next_start_node_index,
+            &mut self.ties,
+        );
+        let node_count = self.cache.node_count().max(1);
+        self.next_start_node_index =
+            (self.next_start_node_index + outcome.processed_nodes) % node_count;
+        match outcome.result {
             Ok(node) => {
-                self.cache.assume(key.clone(), &node, requests);
+                let (requests, facts) = (incoming.requests, Arc::clone(&incoming.facts));
+                self.cache.assume(key.clone(), &node, requests, facts);
                 tokio::spawn(bind_and_report(
                     self.client.clone(),
                     key,
@@ -225,13 +280,13 @@ impl Scheduler {
                     self.messages.clone(),
                 ));
             }
-            Err(fit_error) => {
-                tracing::debug!(pod = %key, reasons = ?fit_error.failures, "no node can take the pod");
+            Err(error) => {
+                tracing::debug!(pod = %key, %error, "no node can take the pod");
                 self.queue.unschedulable(&key, Arc::clone(&pod));
                 self.reporter.send(Report::Failed {
                     pod,
                     reason: REASON_UNSCHEDULABLE,
-                    message: fit_error.to_string(),
+                    message: error.to_string(),
                 });
             }
         }
@@ -268,43 +323,91 @@ async fn bind_and_report(
     let _ = messages.send(message);
 }
 
+/// How many events a watch may hand over before the scheduler has taken them.
+const WATCH_EVENT_BUFFER: usize = 4096;
+
+/// How many decisions are made in a row before the loop lets other tasks run, which it
+/// must do itself on a single-threaded runtime.
+const DECISIONS_BETWEEN_YIELDS: u32 = 32;
+
+type WatchEvents<K> = mpsc::Receiver<Result<watcher::Event<K>, watcher::Error>>;
+
+/// Watches one kind in a task of its own, keeping `writer`'s store up to date, and hands
+/// the events over in order. Decoding a watch's objects is most of what an event costs,
+/// so it runs beside the decisions instead of between them.
+fn watch_in_background<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: reflector::store::Writer<K>,
+) -> WatchEvents<K>
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+{
+    let (sender, receiver) = mpsc::channel(WATCH_EVENT_BUFFER);
+    tokio::spawn(async move {
+        let events = watcher(api, config).default_backoff().reflect(writer);
+        let mut events = pin!(events);
+        while let Some(event) = events.next().await {
+            if sender.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
 /// Runs the scheduler until the process ends.
 pub async fn run(client: Client) {
     let (pods, pod_writer) = reflector::store();
     let (nodes, node_writer) = reflector::store();
-    let pod_events = watcher(
+    let (namespaces, namespace_writer) = reflector::store();
+    let mut pod_events = watch_in_background(
         Api::<Pod>::all(client.clone()),
         watcher::Config::default().fields(UNFINISHED_PODS),
-    )
-    .default_backoff()
-    .reflect(pod_writer);
-    let node_events = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(node_writer);
-    let mut pod_events = pin!(pod_events);
-    let mut node_events = pin!(node_events);
+        pod_writer,
+    );
+    let mut node_events = watch_in_background(
+        Api::<Node>::all(client.clone()),
+        watcher::Config::default(),
+        node_writer,
+    );
+    let mut namespace_events = watch_in_background(
+        Api::<Namespace>::all(client.clone()),
+        watcher::Config::default(),
+        namespace_writer,
+    );
     let (messages, mut received) = mpsc::unbounded_channel();
     let mut scheduler = Scheduler {
         reporter: Reporter::start(client.clone()),
         client,
         pods,
         nodes,
+        namespaces,
         cache: ClusterCache::default(),
         queue: SchedulingQueue::default(),
         messages,
         pods_listed: false,
         nodes_listed: false,
+        namespaces_listed: false,
+        next_start_node_index: 0,
+        ties: TieBreaker::from_clock(),
     };
     let mut retry = tokio::time::interval(UNSCHEDULABLE_RETRY_PERIOD);
+    let mut decisions_in_a_row = 0;
     loop {
         // Changes to the cluster come first, so that every decision sees all that is known.
         tokio::select! {
             biased;
-            Some(event) = node_events.next() => match event {
+            Some(event) = node_events.recv() => match event {
                 Ok(event) => scheduler.on_node_event(event),
                 Err(error) => tracing::warn!(%error, "watching nodes failed; retrying"),
             },
-            Some(event) = pod_events.next() => match event {
+            Some(event) = namespace_events.recv() => match event {
+                Ok(event) => scheduler.on_namespace_event(event),
+                Err(error) => tracing::warn!(%error, "watching namespaces failed; retrying"),
+            },
+            Some(event) = pod_events.recv() => match event {
                 Ok(event) => scheduler.on_pod_event(event),
                 Err(error) => tracing::warn!(%error, "watching pods failed; retrying"),
             },
@@ -312,9 +415,11 @@ pub async fn run(client: Client) {
             _ = retry.tick() => scheduler.queue.retry_unschedulable(),
             () = std::future::ready(()), if scheduler.ready_to_schedule() => {
                 scheduler.schedule_next();
-                // Lets the bindings and reports run between decisions, even on a
-                // single-threaded runtime.
-                tokio::task::yield_now().await;
+                decisions_in_a_row += 1;
+                if decisions_in_a_row == DECISIONS_BETWEEN_YIELDS {
+                    decisions_in_a_row = 0;
+                    tokio::task::yield_now().await;
+                }
             }
         }
     }

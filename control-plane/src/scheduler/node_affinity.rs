@@ -1,8 +1,9 @@
-//! Whether a node is one the pod asks for: its `nodeSelector` and its required node
-//! affinity, matched as Kubernetes' NodeAffinity plugin (`nodeaffinity.RequiredNodeAffinity`)
-//! matches them.
+//! Kubernetes' NodeAffinity plugin: whether a node is one the pod asks for (its
+//! `nodeSelector` and its required node affinity, matched as
+//! `nodeaffinity.RequiredNodeAffinity` matches them), the nodes its required terms name
+//! outright (the pre-filter), and how much its preferred terms like a node (the score).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, PodSpec};
 
@@ -36,6 +37,97 @@ pub fn node_matches(
                 .iter()
                 .any(|term| term_matches(term, node_name, node_labels))
         })
+}
+
+/// The nodes the pod's required terms restrict it to by name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NamedNodes {
+    /// Some term does not name nodes: every node remains to be filtered.
+    Any,
+    /// Only these nodes can match.
+    Only(BTreeSet<String>),
+    /// The terms name nodes, but no node is named by all the requirements of any term.
+    Conflict,
+}
+
+/// NodeAffinity's pre-filter: when every required term names its nodes with
+/// `metadata.name In [...]`, only those nodes are worth filtering (DaemonSet pods pin
+/// themselves to their node this way).
+pub fn required_node_names(spec: &PodSpec) -> NamedNodes {
+    let Some(terms) = spec
+        .affinity
+        .as_ref()
+        .and_then(|affinity| affinity.node_affinity.as_ref())
+        .and_then(|affinity| {
+            affinity
+                .required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .map(|required| &required.node_selector_terms)
+        .filter(|terms| !terms.is_empty())
+    else {
+        return NamedNodes::Any;
+    };
+    let mut named = BTreeSet::new();
+    for term in terms {
+        let mut term_names: Option<BTreeSet<String>> = None;
+        for requirement in term.match_fields.iter().flatten() {
+            if requirement.key == NODE_NAME_FIELD && requirement.operator == "In" {
+                let values: BTreeSet<String> =
+                    requirement.values.iter().flatten().cloned().collect();
+                term_names = Some(match term_names {
+                    None => values,
+                    Some(previous) => previous.intersection(&values).cloned().collect(),
+                });
+            }
+        }
+        match term_names {
+            // The terms are ORed: one that names no node lets every node through.
+            None => return NamedNodes::Any,
+            Some(names) => named.extend(names),
+        }
+    }
+    if named.is_empty() {
+        NamedNodes::Conflict
+    } else {
+        NamedNodes::Only(named)
+    }
+}
+
+/// NodeAffinity's score before normalisation: the weights of the preferred terms the node
+/// matches, added up.
+pub fn preferred_score(
+    spec: &PodSpec,
+    node_name: &str,
+    node_labels: &BTreeMap<String, String>,
+) -> i64 {
+    spec.affinity
+        .as_ref()
+        .and_then(|affinity| affinity.node_affinity.as_ref())
+        .and_then(|affinity| {
+            affinity
+                .preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .into_iter()
+        .flatten()
+        .filter(|term| term_matches(&term.preference, node_name, node_labels))
+        .map(|term| i64::from(term.weight))
+        .sum()
+}
+
+/// Whether the pod has preferred node affinity terms at all (without them the score is
+/// skipped).
+pub fn has_preferred_terms(spec: &PodSpec) -> bool {
+    spec.affinity
+        .as_ref()
+        .and_then(|affinity| affinity.node_affinity.as_ref())
+        .and_then(|affinity| {
+            affinity
+                .preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .is_some_and(|terms| !terms.is_empty())
 }
 
 /// All of a term's expressions and fields match; a term with neither matches no node.
@@ -196,6 +288,48 @@ mod tests {
         assert!(!node_matches(&both, "n1", &labels()));
         assert!(!node_matches(&with_terms(json!([{}])), "n1", &labels()));
         assert!(!node_matches(&with_terms(json!([])), "n1", &labels()));
+    }
+
+    #[test]
+    fn the_pre_filter_keeps_only_nodes_every_term_names() {
+        let pinned = with_terms(json!([
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1", "n2"]}]},
+            {"matchFields": [
+                {"key": "metadata.name", "operator": "In", "values": ["n3", "n4"]},
+                {"key": "metadata.name", "operator": "In", "values": ["n4", "n5"]},
+            ]},
+        ]));
+        assert_eq!(
+            required_node_names(&pinned),
+            NamedNodes::Only(["n1", "n2", "n4"].map(str::to_owned).into())
+        );
+        let open = with_terms(json!([
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]},
+            {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["east"]}]},
+        ]));
+        assert_eq!(required_node_names(&open), NamedNodes::Any);
+        let conflicting = with_terms(json!([{"matchFields": [
+            {"key": "metadata.name", "operator": "In", "values": ["n1"]},
+            {"key": "metadata.name", "operator": "In", "values": ["n2"]},
+        ]}]));
+        assert_eq!(required_node_names(&conflicting), NamedNodes::Conflict);
+        assert_eq!(required_node_names(&spec(json!({}))), NamedNodes::Any);
+    }
+
+    #[test]
+    fn preferred_terms_add_up_the_weights_they_match() {
+        let preferring = spec(json!({"affinity": {"nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 20, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["east"]}]}},
+                {"weight": 5, "preference": {"matchExpressions": [{"key": "cores", "operator": "Gt", "values": ["4"]}]}},
+                {"weight": 70, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["west"]}]}},
+                {"weight": 1, "preference": {}},
+            ],
+        }}}));
+        assert!(has_preferred_terms(&preferring));
+        assert_eq!(preferred_score(&preferring, "n1", &labels()), 25);
+        assert_eq!(preferred_score(&preferring, "n1", &BTreeMap::new()), 0);
+        assert!(!has_preferred_terms(&spec(json!({}))));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 
-use super::cache::PodKey;
+use super::pod_info::PodKey;
 
 /// Kubernetes' `podInitialBackoffDuration` and `podMaxBackoffDuration`.
 const INITIAL_BACKOFF: Duration = Duration::from_secs(1);

@@ -11,8 +11,9 @@ use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod, PodCo
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
+use serde::de::IgnoredAny;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use super::{SCHEDULER_NAME, needs_scheduling};
 
@@ -51,6 +52,7 @@ impl Reporter {
         let mut task = ReportingTask {
             client,
             last_failures: HashMap::new(),
+            concurrent_event_writes: Arc::new(Semaphore::new(CONCURRENT_EVENT_WRITES)),
         };
         tokio::spawn(async move {
             while let Some(report) = received.recv().await {
@@ -77,7 +79,22 @@ struct ReportingTask {
     client: Client,
     /// By pod uid.
     last_failures: HashMap<String, RecordedFailure>,
+    concurrent_event_writes: Arc<Semaphore>,
 }
+
+/// Creates the event without decoding the created object the API server answers with,
+/// which no one reads.
+async fn create_without_reading_back(client: &Client, event: &Event) -> Result<(), kube::Error> {
+    let namespace = event.metadata.namespace.as_deref().unwrap_or_default();
+    let body = serde_json::to_vec(event).map_err(kube::Error::SerdeError)?;
+    let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/events"))
+        .create(&PostParams::default(), body)
+        .map_err(kube::Error::BuildRequest)?;
+    client.request::<IgnoredAny>(request).await.map(drop)
+}
+
+/// How many Scheduled events may be on their way to the API server at once.
+const CONCURRENT_EVENT_WRITES: usize = 256;
 
 fn now() -> Time {
     Time(Timestamp::now())
@@ -173,7 +190,10 @@ impl ReportingTask {
                 reason,
                 message,
             } => self.failed(&pod, reason, message).await,
-            Report::Scheduled { pod, node } => self.scheduled(&pod, &node).await,
+            Report::Scheduled { pod, node } => {
+                self.scheduled(pod, node);
+                Ok(())
+            }
             Report::Forget { uid } => {
                 self.last_failures.remove(&uid);
                 Ok(())
@@ -281,24 +301,30 @@ impl ReportingTask {
         Ok(())
     }
 
-    async fn scheduled(&mut self, pod: &Pod, node: &str) -> Result<(), kube::Error> {
+    /// Records the Scheduled event. Bindings come thousands a second when many pods wait,
+    /// so these events are written side by side (the store commits concurrent writes
+    /// together) rather than one after another; their order does not matter.
+    fn scheduled(&mut self, pod: Arc<Pod>, node: String) {
         if let Some(uid) = pod.uid() {
             self.last_failures.remove(&uid);
         }
-        let message = format!(
-            "Successfully assigned {}/{} to {node}",
-            pod.namespace().unwrap_or_default(),
-            pod.name_any()
-        );
-        let events: Api<Event> =
-            Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
-        events
-            .create(
-                &PostParams::default(),
-                &event(pod, "Normal", "Scheduled", "Binding", message),
-            )
-            .await
-            .map(drop)
+        let client = self.client.clone();
+        let writers = Arc::clone(&self.concurrent_event_writes);
+        tokio::spawn(async move {
+            // The semaphore is never closed.
+            let Ok(_permit) = writers.acquire_owned().await else {
+                return;
+            };
+            let message = format!(
+                "Successfully assigned {}/{} to {node}",
+                pod.namespace().unwrap_or_default(),
+                pod.name_any()
+            );
+            let scheduled = event(&pod, "Normal", "Scheduled", "Binding", message);
+            if let Err(error) = create_without_reading_back(&client, &scheduled).await {
+                tracing::warn!(%error, "the scheduler could not record a Scheduled event");
+            }
+        });
     }
 }
 

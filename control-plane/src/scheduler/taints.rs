@@ -15,6 +15,7 @@ pub const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 
 pub const NO_SCHEDULE: &str = "NoSchedule";
 const NO_EXECUTE: &str = "NoExecute";
+const PREFER_NO_SCHEDULE: &str = "PreferNoSchedule";
 
 /// Whether one toleration tolerates the taint: an empty effect or key matches any, the
 /// `Exists` operator any value, and `Equal` (also the default) only the same value.
@@ -50,6 +51,30 @@ pub fn first_untolerated<'a>(taints: &'a [Taint], tolerations: &[Toleration]) ->
         (taint.effect == NO_SCHEDULE || taint.effect == NO_EXECUTE)
             && !tolerated_by(tolerations, taint)
     })
+}
+
+/// The TaintToleration score's count: the node's PreferNoSchedule taints that the pod's
+/// tolerations with that effect (or none) do not tolerate. Fewer is better.
+pub fn intolerable_preferences(taints: &[Taint], tolerations: &[Toleration]) -> i64 {
+    let preferring: Vec<&Toleration> = tolerations
+        .iter()
+        .filter(|toleration| {
+            toleration
+                .effect
+                .as_deref()
+                .is_none_or(|effect| effect.is_empty() || effect == PREFER_NO_SCHEDULE)
+        })
+        .collect();
+    let count = taints
+        .iter()
+        .filter(|taint| taint.effect == PREFER_NO_SCHEDULE)
+        .filter(|taint| {
+            !preferring
+                .iter()
+                .any(|toleration| tolerates(toleration, taint))
+        })
+        .count();
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 fn taint(key: &str, effect: &str) -> Taint {
@@ -172,6 +197,28 @@ mod tests {
         );
         let tolerating_b = [toleration(json!({"key": "dedicated", "value": "b"}))];
         assert!(first_untolerated(&taints, &tolerating_b).is_none());
+    }
+
+    #[test]
+    fn prefer_no_schedule_taints_count_unless_tolerated() {
+        let taints = [
+            dedicated("a", PREFER_NO_SCHEDULE),
+            dedicated("b", PREFER_NO_SCHEDULE),
+            dedicated("c", NO_SCHEDULE),
+        ];
+        assert_eq!(intolerable_preferences(&taints, &[]), 2);
+        let tolerating_a = [toleration(json!({"key": "dedicated", "value": "a"}))];
+        assert_eq!(intolerable_preferences(&taints, &tolerating_a), 1);
+        let only_for_no_schedule = [toleration(
+            json!({"operator": "Exists", "effect": "NoSchedule"}),
+        )];
+        assert_eq!(
+            intolerable_preferences(&taints, &only_for_no_schedule),
+            2,
+            "a toleration for another effect does not count"
+        );
+        let everything = [toleration(json!({"operator": "Exists"}))];
+        assert_eq!(intolerable_preferences(&taints, &everything), 0);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! with its own data directory and checks that requests get what a Kubernetes API server
 //! answers, errors included.
 
+mod deletion_propagation;
 mod errors;
 mod http2;
 mod images;
@@ -11,5 +12,6 @@ mod lists;
 mod pod_log;
 mod quota;
 mod scheduler;
+mod scheduler_affinity;
 mod support;
 mod watches;

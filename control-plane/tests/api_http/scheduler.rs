@@ -8,15 +8,16 @@ use serde_json::{Value, json};
 
 use crate::support::{Cluster, PODS, start_cluster, text};
 
-const NODES: &str = "/api/v1/nodes";
-const EVENTS: &str = "/api/v1/namespaces/default/events";
+pub const NODES: &str = "/api/v1/nodes";
+pub const EVENTS: &str = "/api/v1/namespaces/default/events";
+pub const PRIORITY_CLASSES: &str = "/apis/scheduling.k8s.io/v1/priorityclasses";
 
 /// How long the scheduler may take to act; it normally takes milliseconds.
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A node as a node agent registers it, with its allocatable and Ready condition posted
 /// through the status subresource. `extra` is merged into the Node (labels, taints).
-async fn add_node(cluster: &Cluster, name: &str, cpu: &str, ready: bool, extra: Value) {
+pub async fn add_node(cluster: &Cluster, name: &str, cpu: &str, ready: bool, extra: Value) {
     let mut node = json!({
         "apiVersion": "v1",
         "kind": "Node",
@@ -27,7 +28,7 @@ async fn add_node(cluster: &Cluster, name: &str, cpu: &str, ready: bool, extra: 
     set_node_status(cluster, name, cpu, "10", ready).await;
 }
 
-async fn set_node_status(cluster: &Cluster, name: &str, cpu: &str, pods: &str, ready: bool) {
+pub async fn set_node_status(cluster: &Cluster, name: &str, cpu: &str, pods: &str, ready: bool) {
     let status = json!({"status": {
         "allocatable": {"cpu": cpu, "memory": "4Gi", "pods": pods},
         "capacity": {"cpu": cpu, "memory": "4Gi", "pods": pods},
@@ -55,7 +56,7 @@ fn merge(target: &mut Value, extra: &Value) {
 }
 
 /// A pod asking for `cpu`; `extra` is merged into it (a spec's nodeSelector, say).
-async fn add_pod(cluster: &Cluster, name: &str, cpu: &str, extra: Value) -> Value {
+pub async fn add_pod(cluster: &Cluster, name: &str, cpu: &str, extra: Value) -> Value {
     let mut pod = json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -71,7 +72,7 @@ async fn add_pod(cluster: &Cluster, name: &str, cpu: &str, extra: Value) -> Valu
 }
 
 /// Polls the object at `path` until `done` accepts it, and returns it.
-async fn wait_for(
+pub async fn wait_for(
     cluster: &Cluster,
     path: &str,
     what: &str,
@@ -92,7 +93,7 @@ async fn wait_for(
 }
 
 /// Waits for the pod to be bound and answers its node.
-async fn node_of(cluster: &Cluster, pod: &str) -> String {
+pub async fn node_of(cluster: &Cluster, pod: &str) -> String {
     let bound = wait_for(cluster, &format!("{PODS}/{pod}"), "bound", |pod| {
         pod.pointer("/spec/nodeName")
             .is_some_and(|node| node.is_string())
@@ -101,7 +102,7 @@ async fn node_of(cluster: &Cluster, pod: &str) -> String {
     text(&bound, "/spec/nodeName")
 }
 
-fn pod_scheduled(pod: &Value) -> Option<&Value> {
+pub fn pod_scheduled(pod: &Value) -> Option<&Value> {
     pod.pointer("/status/conditions")?
         .as_array()?
         .iter()
@@ -109,7 +110,7 @@ fn pod_scheduled(pod: &Value) -> Option<&Value> {
 }
 
 /// Waits for the pod's `PodScheduled=False` condition to carry `message`.
-async fn wait_unschedulable(cluster: &Cluster, pod: &str, message: &str) -> Value {
+pub async fn wait_unschedulable(cluster: &Cluster, pod: &str, message: &str) -> Value {
     let pod = wait_for(cluster, &format!("{PODS}/{pod}"), message, |pod| {
         pod_scheduled(pod).is_some_and(|condition| condition["message"] == message)
     })
@@ -122,7 +123,7 @@ async fn wait_unschedulable(cluster: &Cluster, pod: &str, message: &str) -> Valu
 }
 
 /// The pod's events with this reason, as `kubectl describe` finds them.
-async fn events_of(cluster: &Cluster, pod: &Value, reason: &str) -> Vec<Value> {
+pub async fn events_of(cluster: &Cluster, pod: &Value, reason: &str) -> Vec<Value> {
     let selector = format!(
         "involvedObject.name={},involvedObject.uid={},reason={reason}",
         text(pod, "/metadata/name"),
@@ -137,7 +138,7 @@ async fn events_of(cluster: &Cluster, pod: &Value, reason: &str) -> Vec<Value> {
 
 /// Waits for the first event of the pod with this reason (the scheduler reports after it
 /// acts).
-async fn wait_for_event(cluster: &Cluster, pod: &Value, reason: &str) -> Value {
+pub async fn wait_for_event(cluster: &Cluster, pod: &Value, reason: &str) -> Value {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         if let Some(event) = events_of(cluster, pod, reason).await.into_iter().next() {
@@ -218,7 +219,7 @@ async fn insufficient_cpu_keeps_a_pod_pending_until_a_big_enough_node_joins() {
     }}}});
     let created = add_pod(&cluster, "big", "2", not_reserved).await;
 
-    let message = "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 2 Insufficient cpu.";
+    let message = "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod..";
     let pending = wait_unschedulable(&cluster, "big", message).await;
     let event = wait_for_event(&cluster, &created, "FailedScheduling").await;
     assert_eq!(event["message"], message);
@@ -272,7 +273,7 @@ async fn a_tainted_node_is_skipped_unless_the_pod_tolerates_its_taint() {
     wait_unschedulable(
         &cluster,
         "intolerant",
-        "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint(s).",
+        "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint(s). preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling..",
     )
     .await;
     let mut tolerant = on_gpu;
@@ -300,7 +301,7 @@ async fn a_node_that_is_not_ready_is_skipped_until_it_is() {
     wait_unschedulable(
         &cluster,
         "pinned",
-        "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint(s).",
+        "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint(s). preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling..",
     )
     .await;
     set_node_status(&cluster, "a-down", "2", "10", true).await;
@@ -325,14 +326,22 @@ async fn least_allocated_spreads_pods_over_equal_nodes() {
 #[tokio::test]
 async fn the_higher_priority_pod_takes_the_only_place_and_the_other_waits_for_room() {
     let cluster = start_cluster().await;
+    let urgent_class = json!({
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": "urgent"},
+        "value": 1000,
+    });
+    cluster.create(PRIORITY_CLASSES, &urgent_class).await;
     add_pod(&cluster, "ordinary", "100m", json!({})).await;
-    add_pod(
+    let urgent = add_pod(
         &cluster,
         "urgent",
         "100m",
-        json!({"spec": {"priority": 1000}}),
+        json!({"spec": {"priorityClassName": "urgent"}}),
     )
     .await;
+    assert_eq!(urgent["spec"]["priority"], 1000, "resolved at admission");
     wait_unschedulable(&cluster, "ordinary", "no nodes available to schedule pods").await;
     wait_unschedulable(&cluster, "urgent", "no nodes available to schedule pods").await;
 
@@ -341,10 +350,11 @@ async fn the_higher_priority_pod_takes_the_only_place_and_the_other_waits_for_ro
     cluster.create(NODES, &tiny).await;
     set_node_status(&cluster, "tiny", "2", "1", true).await;
     assert_eq!(node_of(&cluster, "urgent").await, "tiny");
+    // The node holds only higher-priority pods: preemption has no victims to offer.
     wait_unschedulable(
         &cluster,
         "ordinary",
-        "0/1 nodes are available: 1 Too many pods.",
+        "0/1 nodes are available: 1 Too many pods. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod..",
     )
     .await;
 
