@@ -8,6 +8,7 @@ pub mod guest;
 pub mod limits;
 mod node;
 mod pod;
+mod resource_usage;
 
 pub use node::{NodeAgent, NodeAgentConfig, NodeAgentError, kubelet_version, node_capacity};
 pub use pod::BackoffSettings;

@@ -15,11 +15,11 @@ const SPIN_SECONDS: u64 = 4;
 async fn a_guest_limited_to_500m_gets_half_a_core_and_an_unlimited_one_a_whole_core() {
     let directory = tempfile::tempdir().unwrap();
     let runtime = Arc::new(
-        GuestRuntime::new(&EngineSettings {
-            compilation_cache_dir: directory.path().join("compiled"),
-            max_containers: 4,
-            max_container_memory_bytes: 1 << 30,
-        })
+        GuestRuntime::new(&EngineSettings::for_containers(
+            directory.path().join("compiled"),
+            4,
+            1 << 30,
+        ))
         .unwrap(),
     );
     let testbox = guest("testbox", WasmTarget::P2);
@@ -42,6 +42,7 @@ async fn a_guest_limited_to_500m_gets_half_a_core_and_an_unlimited_one_a_whole_c
             memory_limit_bytes: 64 << 20,
             cpu_quota: quota,
             cpu_usage: Arc::clone(&usage),
+            memory_usage: Arc::default(),
         };
         let runtime = Arc::clone(&runtime);
         let compiled = Arc::clone(&compiled);

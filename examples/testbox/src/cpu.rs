@@ -4,7 +4,8 @@
 use std::hash::{DefaultHasher, Hasher};
 use std::hint::black_box;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::arguments::{AppletError, exactly, parse_count, parse_seconds};
 
@@ -29,7 +30,24 @@ pub fn spin(arguments: &[String]) -> Result<ExitCode, AppletError> {
 /// iterations it managed, which is how a test measures the share of CPU it was given.
 pub fn spin_for(arguments: &[String]) -> Result<ExitCode, AppletError> {
     let [seconds] = exactly("spin-for SECONDS", arguments)?;
-    let duration = parse_seconds(seconds)?;
+    let iterations = burn_for(parse_seconds(seconds)?);
+    println!("iterations: {iterations}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `spin-then-sleep SECONDS`: burns CPU as `spin-for` does, then idles until stopped: a
+/// service whose load comes and goes, which an autoscaler must follow up and back down.
+pub fn spin_then_sleep(arguments: &[String]) -> Result<ExitCode, AppletError> {
+    let [seconds] = exactly("spin-then-sleep SECONDS", arguments)?;
+    let iterations = burn_for(parse_seconds(seconds)?);
+    println!("iterations: {iterations}");
+    loop {
+        thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Spins for `duration` of wall-clock time and returns how many iterations it managed.
+fn burn_for(duration: Duration) -> u64 {
     let started = Instant::now();
     let mut iterations: u64 = 0;
     while started.elapsed() < duration {
@@ -37,8 +55,7 @@ pub fn spin_for(arguments: &[String]) -> Result<ExitCode, AppletError> {
             iterations = black_box(iterations.wrapping_add(1));
         }
     }
-    println!("iterations: {iterations}");
-    Ok(ExitCode::SUCCESS)
+    iterations
 }
 
 /// `spin-count ITERATIONS`: runs the loop of `spin-for` exactly that many times, then

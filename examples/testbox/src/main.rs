@@ -17,7 +17,7 @@ use arguments::AppletError;
 type Applet = fn(&[String]) -> Result<ExitCode, AppletError>;
 
 /// Every applet by name, in the order the usage lists them.
-const APPLETS: [(&str, Applet); 20] = [
+const APPLETS: [(&str, Applet); 21] = [
     ("echo", process::echo),
     ("env", process::env),
     ("pwd", process::pwd),
@@ -31,6 +31,7 @@ const APPLETS: [(&str, Applet); 20] = [
     ("wait-for", files::wait_for),
     ("spin", cpu::spin),
     ("spin-for", cpu::spin_for),
+    ("spin-then-sleep", cpu::spin_then_sleep),
     ("spin-count", cpu::spin_count),
     ("hash-count", cpu::hash_count),
     ("alloc", memory::alloc),
@@ -94,6 +95,7 @@ applets:
   wait-for PATH TIMEOUT_SECONDS   wait until PATH exists (exit 1 on timeout)
   spin                            loop forever without calling the host
   spin-for SECONDS                burn CPU, then print the iteration count
+  spin-then-sleep SECONDS         burn CPU for that long, then sleep until stopped
   spin-count ITERATIONS           burn CPU for that many iterations, then print them
   hash-count ROUNDS               hash a 4 KiB buffer that many times, print the hash
   alloc MEBIBYTES                 allocate and touch that much memory, then exit 0

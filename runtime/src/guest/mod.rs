@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-pub use engine::{EngineSettings, FuelMetering};
+pub use engine::{
+    EngineSettings, FuelMetering, HostBudget, PoolDemand, PoolSizing, PoolSizingError,
+};
 pub use output::GuestLogOutput;
 pub use run::{GuestExit, GuestLaunch, GuestMount};
 
@@ -51,6 +53,7 @@ pub struct GuestRuntime {
     module_linker: wasmtime::Linker<P1GuestState>,
     compiled: Mutex<HashMap<String, Arc<CompiledGuest>>>,
     fuel_metering: FuelMetering,
+    pool_sizing: PoolSizing,
 }
 
 impl GuestRuntime {
@@ -65,7 +68,7 @@ impl GuestRuntime {
         settings: &EngineSettings,
         fuel_metering: FuelMetering,
     ) -> Result<GuestRuntime, GuestError> {
-        let engine = engine::build_engine(settings, fuel_metering)?;
+        let (engine, pool_sizing) = engine::build_engine(settings, fuel_metering)?;
         let link_error = |error: wasmtime::Error| GuestError::Engine(error.to_string());
         let mut component_linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut component_linker).map_err(link_error)?;
@@ -80,11 +83,17 @@ impl GuestRuntime {
             module_linker,
             compiled: Mutex::new(HashMap::new()),
             fuel_metering,
+            pool_sizing,
         })
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// How the engine's instance pool was sized for this host.
+    pub fn pool_sizing(&self) -> &PoolSizing {
+        &self.pool_sizing
     }
 
     /// The compiled form of the image with this digest, compiling it (or loading it from

@@ -12,7 +12,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, Wasi
 
 use super::{CompiledGuest, FuelMetering, GuestError, GuestLogOutput, GuestRuntime};
 use crate::limits::cpu::{self, CpuQuota, CpuUsage, FUEL_PER_SLICE};
-use crate::limits::memory::MemoryLimiter;
+use crate::limits::memory::{MemoryLimiter, MemoryUsage};
 
 /// A host directory the guest sees at `guest_path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +32,7 @@ pub struct GuestLaunch {
     pub memory_limit_bytes: u64,
     pub cpu_quota: Option<CpuQuota>,
     pub cpu_usage: Arc<CpuUsage>,
+    pub memory_usage: Arc<MemoryUsage>,
 }
 
 /// How a guest ended, in the terms of a container's `Terminated` state.
@@ -129,7 +130,8 @@ impl GuestRuntime {
             Ok(builder) => builder,
             Err(error) => return GuestExit::start_error(&error),
         };
-        let memory = MemoryLimiter::new(launch.memory_limit_bytes);
+        let memory =
+            MemoryLimiter::new(launch.memory_limit_bytes, Arc::clone(&launch.memory_usage));
         let exit = match compiled {
             CompiledGuest::P2Command(command) => {
                 let mut builder = builder;

@@ -15,9 +15,10 @@ use wasmkube_container_logs::{LogRoot, LogRotation};
 use wasmkube_images::{ApiServerImageSource, ImageCache};
 use wasmkube_volumes::{ApiServerVolumeSources, VolumeHost};
 
-use crate::guest::{EngineSettings, GuestRuntime};
+use crate::guest::{EngineSettings, GuestRuntime, HostBudget, PoolDemand};
 use crate::limits::NodeDefaultLimits;
 use crate::pod::{BackoffSettings, NodeContext};
+use crate::resource_usage::ResourceUsageRegistry;
 
 pub use registration::{kubelet_version, node_capacity};
 
@@ -159,12 +160,20 @@ impl NodeAgent {
         let guest_executor = guest_threads.handle().ok_or_else(|| {
             NodeAgentError::GuestThreads(std::io::Error::other("the guest runtime is gone"))
         })?;
+        // Every pod needs room for one container; two per pod leave room for sidecars
+        // where the host's budget allows.
         let guests = Arc::new(GuestRuntime::new(&EngineSettings {
             compilation_cache_dir: directory(config.compilation_cache_dir.clone())?,
-            max_containers: config.max_pods.saturating_mul(2),
-            max_container_memory_bytes: config.max_container_memory_bytes,
+            demand: PoolDemand {
+                required_containers: config.max_pods,
+                wanted_containers: config.max_pods.saturating_mul(2),
+                max_container_memory_bytes: config.max_container_memory_bytes,
+            },
+            budget: HostBudget::of_this_host(),
         })?);
+        tracing::info!(pool = ?guests.pool_sizing(), "instance pool sized");
         let capacity = node_capacity(config.max_pods);
+        let resource_usage = ResourceUsageRegistry::default();
         let status = registration::node_status(&config, endpoint_address.port(), &capacity);
         registration::register_node(&client, &config, &status).await?;
 
@@ -185,8 +194,9 @@ impl NodeAgent {
             backoff: config.backoff,
             default_limits: config.default_limits,
             allocatable: capacity,
+            resource_usage: resource_usage.clone(),
         });
-        let endpoint = crate::endpoint::serve(listener, logs);
+        let endpoint = crate::endpoint::serve(listener, logs, resource_usage);
         let heartbeat = tokio::spawn(keep_node_alive(client, config.clone(), status));
         let pods = tokio::spawn(pods::watch_pods(context));
         tracing::info!(node = %config.node_name, endpoint = %endpoint_address, "node agent started");
@@ -199,7 +209,8 @@ impl NodeAgent {
     }
 }
 
-/// Renews the lease every few seconds and re-posts the node's status now and then.
+/// Renews the lease every few seconds and re-posts the node's status now and then, and at
+/// once when the Node is gone or no longer Ready.
 async fn keep_node_alive(
     client: kube::Client,
     config: NodeAgentConfig,
@@ -211,20 +222,18 @@ async fn keep_node_alive(
     let mut ticker = tokio::time::interval(lease::LEASE_RENEW_INTERVAL);
     loop {
         ticker.tick().await;
-        if node_uid.is_none() {
-            node_uid = nodes
-                .get_opt(&config.node_name)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|node| node.metadata.uid);
+        let look = registration::look_at_node(&nodes, &config.node_name).await;
+        if let Some(look) = &look {
+            node_uid.clone_from(&look.uid);
         }
         if let Err(error) =
             lease::renew_lease(&client, &config.node_name, node_uid.as_deref()).await
         {
             tracing::warn!(%error, "cannot renew the node's lease");
         }
-        if last_status_post.elapsed() >= registration::NODE_STATUS_INTERVAL {
+        if look.is_some_and(|look| look.needs_status)
+            || last_status_post.elapsed() >= registration::NODE_STATUS_INTERVAL
+        {
             let capacity = node_capacity(config.max_pods);
             let port = status["daemonEndpoints"]["kubeletEndpoint"]["Port"]
                 .as_u64()

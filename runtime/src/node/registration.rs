@@ -90,6 +90,42 @@ pub fn node_status(
     })
 }
 
+/// What the agent learns from a look at its Node before each lease renewal.
+pub struct NodeLook {
+    /// The Node's uid, for the Lease's owner reference; `None` while the Node is gone.
+    pub uid: Option<String>,
+    /// Whether the status must be posted now rather than at the next interval: the Node
+    /// is gone (it is registered again, as a kubelet does), or its Ready condition is not
+    /// True — the node controller marks it Unknown when the lease went unrenewed, and an
+    /// agent that is back must say it is ready for its node to be trusted again.
+    pub needs_status: bool,
+}
+
+/// Reads the Node; `None` (logged) when the API server cannot be asked.
+pub async fn look_at_node(nodes: &Api<Node>, node_name: &str) -> Option<NodeLook> {
+    let node = match nodes.get_opt(node_name).await {
+        Ok(node) => node,
+        Err(error) => {
+            tracing::debug!(%error, "cannot read the node");
+            return None;
+        }
+    };
+    let ready = node
+        .as_ref()
+        .and_then(|node| node.status.as_ref())
+        .and_then(|status| status.conditions.as_ref())
+        .and_then(|conditions| {
+            conditions
+                .iter()
+                .find(|condition| condition.type_ == "Ready")
+        })
+        .is_some_and(|condition| condition.status == "True");
+    Some(NodeLook {
+        uid: node.and_then(|node| node.metadata.uid),
+        needs_status: !ready,
+    })
+}
+
 /// Creates the Node if it does not exist, then posts its status.
 pub async fn register_node(
     client: &kube::Client,

@@ -131,6 +131,7 @@ pub async fn prepare_container(
             memory_limit_bytes: limits.memory_bytes,
             cpu_quota: limits.cpu,
             cpu_usage,
+            memory_usage: Arc::default(),
         },
         image_id: format!("{}@{digest}", image_name(image)),
     })

@@ -21,6 +21,7 @@ pub use worker::{PodWorkerHandle, start_pod_worker};
 
 use crate::guest::GuestRuntime;
 use crate::limits::NodeDefaultLimits;
+use crate::resource_usage::ResourceUsageRegistry;
 
 /// What every pod worker on a node uses.
 pub struct NodeContext {
@@ -39,4 +40,6 @@ pub struct NodeContext {
     pub backoff: BackoffSettings,
     pub default_limits: NodeDefaultLimits,
     pub allocatable: BTreeMap<String, Quantity>,
+    /// The running containers' usage, which the node endpoint reports.
+    pub resource_usage: ResourceUsageRegistry,
 }

@@ -21,6 +21,7 @@ use crate::pod::adoption::adopt_container_status;
 use crate::pod::container_record::{ContainerPhase, ContainerRecord};
 use crate::pod::launch::{LogTarget, PreparedContainer, StartFailure, prepare_container};
 use crate::pod::status::{Restart, pod_phase};
+use crate::resource_usage::ContainerIdentity;
 
 /// How often a running pod's projected volumes are refreshed and its emptyDirs measured.
 const VOLUME_CHECK_INTERVAL: Duration = Duration::from_secs(10);
@@ -211,6 +212,7 @@ impl PodWorker {
                         return;
                     }
                     self.pod = updates.borrow_and_update().clone();
+                    self.resend_if_conditions_were_overwritten();
                 }
                 () = tokio::time::sleep_until(wake) => {}
             }
@@ -367,7 +369,20 @@ impl PodWorker {
         self.next_run += 1;
         let guests = Arc::clone(&self.context.guests);
         let exits = self.exits_sender.clone();
+        let identity = ContainerIdentity {
+            namespace: self.namespace().to_owned(),
+            pod: self.name().to_owned(),
+            container: self.record_mut(init, index).name.clone(),
+        };
+        // The run is reported from now until its task ends, whether the guest exited or
+        // the task was stopped.
+        let registration = self.context.resource_usage.register(
+            identity,
+            Arc::clone(&prepared.launch.cpu_usage),
+            Arc::clone(&prepared.launch.memory_usage),
+        );
         let task = self.context.guest_executor.spawn(async move {
+            let _registration = registration;
             let exit = guests.run(&prepared.compiled, prepared.launch).await;
             // The worker may be gone (the pod was deleted); then nobody needs the exit.
             let _ = exits.send(ContainerExitMessage {

@@ -1,7 +1,7 @@
 //! What a pod worker tells the API server: the pod's status, and at the end of a
 //! graceful deletion, that the pod is gone.
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodCondition};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde_json::{Value, json};
 use wasmkube_volumes::remove_pod_volumes;
@@ -17,6 +17,20 @@ impl PodWorker {
             phase = "Failed";
         }
         self.conditions = pod_conditions(&self.init, &self.app, phase, &self.conditions);
+        // Conditions of types the node does not own (DisruptionTarget from the eviction
+        // controllers, readiness gates) are kept: a merge patch replaces the whole list.
+        let mut conditions = self.conditions.clone();
+        conditions.extend(
+            self.api_conditions()
+                .iter()
+                .filter(|theirs| {
+                    !self
+                        .conditions
+                        .iter()
+                        .any(|ours| ours.type_ == theirs.type_)
+                })
+                .cloned(),
+        );
         let uid = &self.uid;
         let statuses = |records: &[ContainerRecord], init: bool| -> Vec<Value> {
             records
@@ -34,7 +48,7 @@ impl PodWorker {
         let node_ip = &self.context.node_ip;
         let mut status = json!({
             "phase": phase,
-            "conditions": self.conditions,
+            "conditions": conditions,
             "hostIP": node_ip,
             "hostIPs": [{"ip": node_ip}],
             "startTime": self.start_time,
@@ -50,6 +64,30 @@ impl PodWorker {
             status["message"] = json!(message);
         }
         status
+    }
+
+    fn api_conditions(&self) -> &[PodCondition] {
+        self.pod
+            .status
+            .as_ref()
+            .and_then(|status| status.conditions.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// After a newer version of the pod arrived: if someone else changed a condition the
+    /// node owns (the node controller marks pods not Ready when it loses the node), what
+    /// was last sent no longer stands and the next publish sends it again, as the
+    /// kubelet's status manager re-syncs.
+    pub(super) fn resend_if_conditions_were_overwritten(&mut self) {
+        let overwritten = self.conditions.iter().any(|ours| {
+            self.api_conditions()
+                .iter()
+                .find(|theirs| theirs.type_ == ours.type_)
+                .is_some_and(|theirs| theirs.status != ours.status)
+        });
+        if overwritten {
+            self.published = None;
+        }
     }
 
     /// Sends the status if it changed since it was last sent; false if sending failed.
