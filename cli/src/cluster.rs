@@ -14,6 +14,8 @@ use wasmkube_controllers::ControllerManager;
 use wasmkube_runtime::limits::NodeDefaultLimits;
 use wasmkube_runtime::{BackoffSettings, NodeAgent, NodeAgentConfig};
 
+use wasmkube_client::GlobalOptions;
+
 use crate::controller_flags::ControllerManagerArgs;
 use crate::kubeconfig::write_admin_kubeconfig;
 
@@ -36,16 +38,24 @@ pub struct ServerArgs {
     /// How often history older than one interval is compacted, in seconds.
     #[arg(long, default_value_t = 300)]
     compaction_interval_seconds: u64,
+    /// The tolerationSeconds of the `node.kubernetes.io/not-ready:NoExecute` toleration
+    /// that pods without one get: how long they stay on a node that turned NotReady.
+    #[arg(long, default_value_t = 300)]
+    default_not_ready_toleration_seconds: i64,
+    /// The same for `node.kubernetes.io/unreachable:NoExecute`: how long pods stay on a
+    /// node that stopped renewing its Lease.
+    #[arg(long, default_value_t = 300)]
+    default_unreachable_toleration_seconds: i64,
+    /// How often the resource metrics (metrics.k8s.io, `kubectl top`) are scraped from
+    /// the nodes, as metrics-server's flag.
+    #[arg(long, default_value = "5s", value_parser = crate::controller_flags::parse_duration)]
+    metric_resolution: Duration,
     #[command(flatten)]
     controllers: ControllerManagerArgs,
 }
 
 #[derive(clap::Args)]
 pub struct NodeArgs {
-    /// The kubeconfig that reaches the API server: the one `wasmkube server` writes into
-    /// its data directory. (Joining over TLS with a token comes with multi-machine clusters.)
-    #[arg(long)]
-    kubeconfig: PathBuf,
     /// Where the node keeps its images, logs and volumes (default: the platform's data
     /// directory).
     #[arg(long)]
@@ -160,7 +170,13 @@ async fn run_control_plane(
     let options = ControlPlaneOptions {
         data_dir: data_dir.clone(),
         listen: arguments.listen,
-        api: ApiOptions::default(),
+        api: ApiOptions {
+            default_not_ready_toleration_seconds: arguments.default_not_ready_toleration_seconds,
+            default_unreachable_toleration_seconds: arguments
+                .default_unreachable_toleration_seconds,
+            resource_metrics_resolution: arguments.metric_resolution,
+            ..ApiOptions::default()
+        },
         compaction_interval: Duration::from_secs(arguments.compaction_interval_seconds.max(1)),
     };
     let control_plane = start(options).await?;
@@ -208,27 +224,19 @@ pub async fn server(arguments: ServerArgs) -> anyhow::Result<i32> {
     run_control_plane(arguments, None).await
 }
 
-pub async fn node(arguments: NodeArgs) -> anyhow::Result<i32> {
+/// Joins the cluster that the kubeconfig (`--kubeconfig`, else KUBECONFIG, else
+/// ~/.kube/config) reaches, as the kubelet does with its kubeconfig. The one `wasmkube
+/// server` writes into its data directory will do; joining over TLS with a token comes
+/// with multi-machine clusters.
+pub async fn node(global: &GlobalOptions, arguments: NodeArgs) -> anyhow::Result<i32> {
     let data_dir = match arguments.data_dir {
         Some(directory) => directory,
         None => default_data_dir()?,
     };
-    let kubeconfig =
-        kube::config::Kubeconfig::read_from(&arguments.kubeconfig).with_context(|| {
-            format!(
-                "cannot read the kubeconfig {}",
-                arguments.kubeconfig.display()
-            )
-        })?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+    let client = wasmkube_client::connect(global)
         .await
-        .with_context(|| {
-            format!(
-                "cannot use the kubeconfig {}",
-                arguments.kubeconfig.display()
-            )
-        })?;
-    let client = kube::Client::try_from(config).context("cannot make an API client")?;
+        .context("cannot reach the API server")?
+        .client;
     let config = node_agent_config(arguments.node, &data_dir)?;
     let node_name = config.node_name.clone();
     let _node_agent = NodeAgent::start(config, client)

@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let code = match cli.command {
         Command::Up(arguments) => cluster::up(arguments).await?,
         Command::Server(arguments) => cluster::server(arguments).await?,
-        Command::Node(arguments) => cluster::node(arguments).await?,
+        Command::Node(arguments) => cluster::node(&cli.global, arguments).await?,
         Command::Bench(arguments) => bench::run(arguments).await?,
         Command::Image(arguments) => {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
@@ -73,4 +73,16 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::from(
         u8::try_from(code).unwrap_or(1),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks a command's definition (duplicate flags between a verb and the global
+    /// options, say) only when it is used; this uses every verb's definition at once.
+    #[test]
+    fn every_verb_and_flag_is_well_defined() {
+        super::Cli::command().debug_assert();
+    }
 }

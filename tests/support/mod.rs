@@ -152,6 +152,69 @@ impl Cluster {
     }
 }
 
+/// A `wasmkube node` process joined to a cluster with the cluster's kubeconfig.
+pub struct NodeProcess {
+    process: Child,
+    pub name: String,
+}
+
+impl NodeProcess {
+    /// Kills the node agent at once (SIGKILL), as a machine that loses power.
+    pub fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Cluster {
+    /// Starts `wasmkube node` named `name`, keeping its data in `data_dir`, and waits until
+    /// it has joined.
+    pub fn start_node(&self, name: &str, data_dir: &Path) -> NodeProcess {
+        let mut process = Command::new(env!("CARGO_BIN_EXE_wasmkube"))
+            .args(["node", "--kubeconfig"])
+            .arg(self.kubeconfig())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--node-name", name])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start wasmkube node");
+        let stdout = process.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("joined the cluster") => break,
+                Some(Ok(_)) => {}
+                _ => panic!(
+                    "wasmkube node exited before it joined: {:?}",
+                    process.wait()
+                ),
+            }
+        }
+        NodeProcess {
+            process,
+            name: name.to_owned(),
+        }
+    }
+
+    /// A kube-rs client for this cluster, from its kubeconfig, for what a test watches.
+    pub async fn client(&self) -> kube::Client {
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("the kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("a client configuration");
+        kube::Client::try_from(config).expect("a client")
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.process.kill();

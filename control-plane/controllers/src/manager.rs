@@ -44,7 +44,10 @@ impl ControllerManager {
         controllers.spawn(crate::replicaset::run(client.clone(), Arc::clone(&options)));
         controllers.spawn(crate::deployment::run(client.clone(), Arc::clone(&options)));
         controllers.spawn(crate::daemonset::run(client.clone(), Arc::clone(&options)));
-        controllers.spawn(crate::statefulset::run(client.clone(), Arc::clone(&options)));
+        controllers.spawn(crate::statefulset::run(
+            client.clone(),
+            Arc::clone(&options),
+        ));
         controllers.spawn(crate::job::run(client.clone(), Arc::clone(&options)));
         controllers.spawn(crate::cronjob::run(client.clone(), Arc::clone(&options)));
         controllers.spawn(crate::garbage_collector::run(

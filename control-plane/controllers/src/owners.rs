@@ -86,10 +86,7 @@ where
             }
             Some(_) => {}
             None => {
-                if !matches
-                    || owner_is_deleted
-                    || candidate.meta().deletion_timestamp.is_some()
-                {
+                if !matches || owner_is_deleted || candidate.meta().deletion_timestamp.is_some() {
                     continue;
                 }
                 candidate

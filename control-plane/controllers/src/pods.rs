@@ -14,7 +14,9 @@ pub fn is_pod_active(pod: &Pod) -> bool {
 }
 
 pub fn pod_phase(pod: &Pod) -> Option<&str> {
-    pod.status.as_ref().and_then(|status| status.phase.as_deref())
+    pod.status
+        .as_ref()
+        .and_then(|status| status.phase.as_deref())
 }
 
 /// When the pod's Ready condition last turned True, if it is True now.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kube::Resource;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{Lookup, ObjectRef};
 
 const BASE_DELAY: Duration = Duration::from_millis(5);
 const MAXIMUM_DELAY: Duration = Duration::from_secs(1000);
@@ -26,11 +26,15 @@ fn key<K: Resource<DynamicType = ()>>(object: &K) -> String {
 impl RetryBackoff {
     /// The delay before the object's next try after another failure.
     pub fn failed<K: Resource<DynamicType = ()>>(&self, object: &K) -> Duration {
+        self.failed_key(key(object))
+    }
+
+    fn failed_key(&self, key: String) -> Duration {
         let mut failures = self
             .failures
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let count = failures.entry(key(object)).or_insert(0);
+        let count = failures.entry(key).or_insert(0);
         let delay = BASE_DELAY
             .checked_mul(1u32.checked_shl(*count).unwrap_or(u32::MAX))
             .map_or(MAXIMUM_DELAY, |delay| delay.min(MAXIMUM_DELAY));
@@ -49,6 +53,20 @@ impl RetryBackoff {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(&key(object));
+    }
+
+    /// `requeue_after_failure` for an object named by its reference, which is how objects
+    /// of dynamic types (the garbage collector's) are known.
+    pub fn requeue_after_failure_for<K: Lookup>(&self, object: &ObjectRef<K>) -> Action {
+        Action::requeue(self.failed_key(object.to_string()))
+    }
+
+    /// `succeeded` for an object named by its reference.
+    pub fn succeeded_for<K: Lookup>(&self, object: &ObjectRef<K>) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&object.to_string());
     }
 }
 

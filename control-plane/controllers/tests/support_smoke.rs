@@ -34,10 +34,14 @@ async fn a_hollow_node_reports_its_pods_as_a_kubelet_would() {
             .expect("the pod is created");
     }
     for (name, phase) in [("runs", "Running"), ("succeeds", "Succeeded")] {
-        eventually(&format!("{name} to be {phase}"), Duration::from_secs(10), || async {
-            let seen = phase_of(&pods, name).await?;
-            if seen == phase { Ok(()) } else { Err(seen) }
-        })
+        eventually(
+            &format!("{name} to be {phase}"),
+            Duration::from_secs(10),
+            || async {
+                let seen = phase_of(&pods, name).await?;
+                if seen == phase { Ok(()) } else { Err(seen) }
+            },
+        )
         .await;
     }
     let running = pods.get("runs").await.expect("the pod");

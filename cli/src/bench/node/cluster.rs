@@ -11,7 +11,7 @@ use wasmkube_control_plane::server::ControlPlane;
 use wasmkube_runtime::{NodeAgent, NodeAgentConfig};
 
 use super::super::start_control_plane;
-use super::memory::{MemorySample, proportional_bytes, resident_bytes};
+use super::memory::{MemorySample, mapping_count, proportional_bytes, resident_bytes};
 use super::server_process::{self, ServerProcess};
 
 /// The one node; every benchmark pod is bound to it by `spec.nodeName`.
@@ -35,7 +35,7 @@ pub struct BenchCluster {
     pub pods: Api<Pod>,
     _agent: NodeAgent,
     /// The control plane when it runs in this process.
-    _control_plane: Option<ControlPlane>,
+    control_plane: Option<ControlPlane>,
     /// The control plane when it runs apart.
     server: Option<ServerProcess>,
     _directory: tempfile::TempDir,
@@ -76,10 +76,18 @@ impl BenchCluster {
         Ok(BenchCluster {
             pods: Api::namespaced(http_client(address)?, NAMESPACE),
             _agent: agent,
-            _control_plane: control_plane,
+            control_plane,
             server,
             _directory: directory,
         })
+    }
+
+    /// The control plane's in-process client (the one `wasmkube up` gives its controller
+    /// manager), when the control plane runs in this process.
+    pub fn in_process_client(&self) -> Option<kube::Client> {
+        self.control_plane
+            .as_ref()
+            .map(|control_plane| control_plane.client.clone())
     }
 
     /// The resident memory of this process (the node agent's) and, when it runs apart,
@@ -94,6 +102,7 @@ impl BenchCluster {
         Ok(MemorySample {
             agent_bytes,
             agent_proportional_bytes: proportional_bytes(agent_pid),
+            agent_mappings: mapping_count(agent_pid),
             server_bytes,
         })
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use wasmkube_container_logs::{LogRoot, LogRotation};
 use wasmkube_runtime::guest::{
-    CompiledGuest, EngineSettings, FuelMetering, GuestLaunch, GuestRuntime,
+    CompiledGuest, EngineSettings, FuelMetering, GuestLaunch, GuestRuntime, HostBudget, PoolSizing,
 };
 use wasmkube_runtime::limits::cpu::{CpuQuota, CpuUsage};
 
@@ -38,15 +38,26 @@ pub struct DirectRun {
 impl DirectRuntime {
     /// Builds an engine metered as asked and compiles testbox on it.
     pub async fn start(testbox: &Path, metering: FuelMetering) -> anyhow::Result<DirectRuntime> {
+        let address_space_bytes = HostBudget::of_this_host().address_space_bytes;
+        DirectRuntime::start_within(testbox, metering, address_space_bytes).await
+    }
+
+    /// Like [`DirectRuntime::start`], with a memory pool that may reserve
+    /// `address_space_bytes`: a budget too small for 4 GiB slots gives smaller ones, whose
+    /// compiled code checks bounds, as on a node with more containers than fit at 4 GiB.
+    pub async fn start_within(
+        testbox: &Path,
+        metering: FuelMetering,
+        address_space_bytes: u64,
+    ) -> anyhow::Result<DirectRuntime> {
         let directory = tempfile::tempdir().context("cannot create a temporary directory")?;
-        let runtime = Arc::new(GuestRuntime::with_fuel_metering(
-            &EngineSettings {
-                compilation_cache_dir: directory.path().join("compiled"),
-                max_containers: 4,
-                max_container_memory_bytes: GUEST_MEMORY_LIMIT_BYTES,
-            },
-            metering,
-        )?);
+        let mut settings = EngineSettings::for_containers(
+            directory.path().join("compiled"),
+            4,
+            GUEST_MEMORY_LIMIT_BYTES,
+        );
+        settings.budget.address_space_bytes = address_space_bytes;
+        let runtime = Arc::new(GuestRuntime::with_fuel_metering(&settings, metering)?);
         let compiled = runtime
             .compile("testbox", testbox)
             .await
@@ -57,6 +68,11 @@ impl DirectRuntime {
             runs: AtomicU32::new(0),
             directory,
         })
+    }
+
+    /// How the engine's memory pool was laid out.
+    pub fn pool_sizing(&self) -> &PoolSizing {
+        self.runtime.pool_sizing()
     }
 
     /// Runs testbox with `argv` (its first element is the program's name) under `quota`
@@ -79,6 +95,7 @@ impl DirectRuntime {
             memory_limit_bytes: GUEST_MEMORY_LIMIT_BYTES,
             cpu_quota: quota,
             cpu_usage: Arc::clone(&usage),
+            memory_usage: Arc::default(),
         };
         let runtime = Arc::clone(&self.runtime);
         let testbox = Arc::clone(&self.testbox);

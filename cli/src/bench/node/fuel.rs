@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmkube_runtime::guest::FuelMetering;
+use wasmkube_runtime::guest::{FuelMetering, PoolSizing};
 
 use super::direct::{DirectRun, DirectRuntime};
 
@@ -67,11 +67,18 @@ pub struct FuelRuntimes {
 }
 
 impl FuelRuntimes {
-    pub async fn start(testbox: &Path) -> anyhow::Result<FuelRuntimes> {
+    /// Both engines, their memory pools within `address_space_bytes`.
+    pub async fn start(testbox: &Path, address_space_bytes: u64) -> anyhow::Result<FuelRuntimes> {
+        let start = |metering| DirectRuntime::start_within(testbox, metering, address_space_bytes);
         Ok(FuelRuntimes {
-            metered: DirectRuntime::start(testbox, FuelMetering::YieldEverySlice).await?,
-            unmetered: DirectRuntime::start(testbox, FuelMetering::Unmetered).await?,
+            metered: start(FuelMetering::YieldEverySlice).await?,
+            unmetered: start(FuelMetering::Unmetered).await?,
         })
+    }
+
+    /// How both engines' memory pools are laid out (they are built alike).
+    pub fn pool_sizing(&self) -> &PoolSizing {
+        self.metered.pool_sizing()
     }
 }
 

@@ -135,11 +135,13 @@ mod tests {
             memory: MemorySample {
                 agent_bytes: 100 + 9 * 50,
                 agent_proportional_bytes: Some(90 + 9 * 40),
+                agent_mappings: None,
                 server_bytes,
             },
             baseline: MemorySample {
                 agent_bytes: 100,
                 agent_proportional_bytes: Some(90),
+                agent_mappings: None,
                 server_bytes: server_bytes.map(|_| 1000),
             },
         };

@@ -16,6 +16,9 @@ pub struct MemorySample {
     pub agent_bytes: u64,
     /// The node agent's process's proportional set size, where the system reports it.
     pub agent_proportional_bytes: Option<u64>,
+    /// The node agent's process's memory mappings (Linux's `vm.max_map_count` bounds
+    /// them), where the system lists them.
+    pub agent_mappings: Option<u64>,
     pub server_bytes: Option<u64>,
 }
 
@@ -39,6 +42,13 @@ pub fn resident_bytes(process_id: u32) -> anyhow::Result<u64> {
 pub fn proportional_bytes(pid: u32) -> Option<u64> {
     let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
     proportional_bytes_in_rollup(&rollup)
+}
+
+/// How many memory mappings the process `pid` has: the lines of Linux's
+/// `/proc/PID/maps`; `None` where there is no such file.
+pub fn mapping_count(pid: u32) -> Option<u64> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    u64::try_from(maps.lines().count()).ok()
 }
 
 /// The `Pss:` line of an smaps_rollup, which is in kibibytes.
@@ -84,6 +94,8 @@ mod tests {
         if cfg!(target_os = "linux") {
             let own = proportional_bytes(std::process::id()).unwrap();
             assert!(own > 0 && own <= resident_bytes(std::process::id()).unwrap() * 2);
+            // The executable alone is several mappings (text, read-only data, data).
+            assert!(mapping_count(std::process::id()).unwrap() > 3);
         }
     }
 
@@ -97,5 +109,6 @@ mod tests {
             "cannot read the resident memory of process 1073741824"
         );
         assert_eq!(proportional_bytes(missing), None);
+        assert_eq!(mapping_count(missing), None);
     }
 }

@@ -10,6 +10,7 @@
 
 mod cluster;
 mod cpu_limits;
+mod deployment;
 mod direct;
 mod fuel;
 mod idle_pods;
@@ -28,7 +29,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmkube_runtime::guest::FuelMetering;
+use wasmkube_controllers::{ControllerManager, ControllerManagerOptions};
+use wasmkube_runtime::guest::{FuelMetering, HostBudget};
 
 use super::parse_duration;
 use cluster::{BenchCluster, ControlPlaneHome};
@@ -52,6 +54,8 @@ enum Measurement {
     CpuLimits,
     /// Idle pods on one node and the memory each one takes.
     IdlePods,
+    /// A Deployment's replicas, from its create until all of them run.
+    Deployment,
 }
 
 #[derive(clap::Args)]
@@ -75,6 +79,10 @@ pub struct NodeBenchArgs {
     /// until it is Running before it creates the next.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
     startup_concurrency: Vec<NonZeroUsize>,
+    /// The start-up node's pod capacity, which sizes its instance pool (default: the pods
+    /// the benchmark creates); 10000 starts pods as a node sized for 10,000 does.
+    #[arg(long)]
+    startup_max_pods: Option<u32>,
     /// The fuel benchmark's shortest loop: `testbox spin-count N` (0 skips it).
     #[arg(long, default_value_t = 1_000_000_000)]
     fuel_spin_iterations: u64,
@@ -84,6 +92,11 @@ pub struct NodeBenchArgs {
     /// How many times each engine does each piece of the fuel benchmark's work.
     #[arg(long, default_value_t = 5)]
     fuel_rounds: usize,
+    /// The address space the fuel benchmark's engines may reserve for memories, in GiB
+    /// (default: a node's). Below 33 their memory slots are smaller than 4 GiB and their
+    /// compiled code checks bounds, as a node's does when its slots outgrow the budget.
+    #[arg(long, default_value_t = HostBudget::DEFAULT_ADDRESS_SPACE_BYTES >> 30)]
+    fuel_address_space_gib: u64,
     /// The CPU limits to check, in millicores.
     #[arg(long, value_delimiter = ',', default_value = "250,500,1000")]
     cpu_limits: Vec<u64>,
@@ -99,6 +112,13 @@ pub struct NodeBenchArgs {
     /// The node's pod capacity, which sizes its instance pool (default: --idle-pods).
     #[arg(long)]
     idle_max_pods: Option<u32>,
+    /// The Deployments' replica counts, each on a fresh cluster whose node holds as many
+    /// pods.
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    deployment_replicas: Vec<u32>,
+    /// How long a Deployment's replicas may take to run, like 120s.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    deployment_timeout: Duration,
 }
 
 /// The testbox guest in `guest_dir`, or what to build to get it.
@@ -125,6 +145,9 @@ pub async fn run(arguments: NodeBenchArgs) -> anyhow::Result<i32> {
             Measurement::Fuel => measure_fuel(&arguments, &testbox, &mut out).await?,
             Measurement::CpuLimits => measure_cpu_limits(&arguments, &testbox, &mut out).await?,
             Measurement::IdlePods => measure_idle_pods(&arguments, &testbox, &mut out).await?,
+            Measurement::Deployment => {
+                measure_deployments(&arguments, &testbox, &mut out).await?;
+            }
         }
     }
     Ok(0)
@@ -136,8 +159,11 @@ async fn measure_startup(
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<()> {
     let levels = arguments.startup_concurrency.len();
-    let max_pods = u32::try_from(arguments.startup_pods.saturating_mul(levels) + 1)
-        .context("--startup-pods times the concurrency levels is too many pods")?;
+    let max_pods = match arguments.startup_max_pods {
+        Some(max_pods) => max_pods,
+        None => u32::try_from(arguments.startup_pods.saturating_mul(levels) + 1)
+            .context("--startup-pods times the concurrency levels is too many pods")?,
+    };
     let cluster = BenchCluster::start(max_pods, ControlPlaneHome::ThisProcess).await?;
     let watch = RunningWatch::start(cluster.pods.clone()).await?;
     let image = file_image(testbox);
@@ -166,9 +192,10 @@ async fn measure_fuel(
     testbox: &Path,
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<()> {
-    let runtimes = fuel::FuelRuntimes::start(testbox).await?;
+    let address_space_bytes = arguments.fuel_address_space_gib.saturating_mul(1 << 30);
+    let runtimes = fuel::FuelRuntimes::start(testbox, address_space_bytes).await?;
     let rounds = arguments.fuel_rounds.max(1);
-    tables::fuel_header(out, rounds)?;
+    tables::fuel_header(out, rounds, runtimes.pool_sizing())?;
     let work = [
         (arguments.fuel_spin_iterations > 0).then_some(fuel::FuelWork::Spin {
             iterations: arguments.fuel_spin_iterations,
@@ -228,5 +255,44 @@ async fn measure_idle_pods(
     })
     .await?;
     tables::idle_summary(out, &report)?;
+    Ok(())
+}
+
+async fn measure_deployments(
+    arguments: &NodeBenchArgs,
+    testbox: &Path,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    // Each replica holds a file open (its container's log).
+    rlimit::increase_nofile_limit(u64::MAX).context("cannot raise the limit on open files")?;
+    tables::deployment_header(out)?;
+    for replicas in &arguments.deployment_replicas {
+        // The warm-up pod takes one place on the node besides the replicas.
+        let cluster =
+            BenchCluster::start(replicas.saturating_add(1), ControlPlaneHome::ThisProcess).await?;
+        let controllers_client = cluster
+            .in_process_client()
+            .context("the control plane does not run in this process")?;
+        let _controller_manager =
+            ControllerManager::start(controllers_client, ControllerManagerOptions::default());
+        let image = file_image(testbox);
+        // The first pod pulls the image and compiles it, as a node that already runs the
+        // image has done; the Deployment's pods find it cached. Its watch ends with it, so
+        // that only the Deployment's watch decodes the replicas' events.
+        let warm_up = cluster::sleeping_pod("deployment-warm-up", &image)?;
+        RunningWatch::start(cluster.pods.clone())
+            .await?
+            .create_and_wait(&cluster.pods, &warm_up, POD_START_TIMEOUT)
+            .await
+            .context("the warm-up pod does not run")?;
+        let load = deployment::DeploymentLoad {
+            name: format!("idle-{replicas}"),
+            replicas: *replicas,
+            image,
+            timeout: arguments.deployment_timeout,
+        };
+        let report = deployment::run(&cluster.pods.clone().into_client(), &load).await?;
+        tables::deployment_row(out, &report)?;
+    }
     Ok(())
 }

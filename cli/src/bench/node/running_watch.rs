@@ -119,7 +119,7 @@ async fn watch(pods: Api<Pod>, waiting: Waiting, listed: oneshot::Sender<()>) {
 
 /// Running, or the reason a pod will not get there (it failed, or a container waits for
 /// something other than its start); `None` while it is still starting.
-fn outcome(pod: &Pod, seen: Instant) -> Option<PodOutcome> {
+pub(super) fn outcome(pod: &Pod, seen: Instant) -> Option<PodOutcome> {
     let status = pod.status.as_ref()?;
     match status.phase.as_deref() {
         Some("Running") => return Some(Ok(seen)),

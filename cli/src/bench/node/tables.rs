@@ -3,8 +3,11 @@
 use std::io::Write;
 use std::time::Duration;
 
+use wasmkube_runtime::guest::PoolSizing;
+
 use super::super::samples::milliseconds;
 use super::cpu_limits::CpuLimitReport;
+use super::deployment::DeploymentReport;
 use super::fuel::FuelReport;
 use super::idle_pods::{IdleCheckpoint, IdleReport};
 use super::startup::StartupReport;
@@ -53,11 +56,21 @@ fn seconds(duration: Duration) -> String {
     format!("{:.3}", duration.as_secs_f64())
 }
 
-pub fn fuel_header(out: &mut impl Write, rounds: usize) -> std::io::Result<()> {
+pub fn fuel_header(out: &mut impl Write, rounds: usize, pool: &PoolSizing) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
         "Fuel metering: the same work with fuel and a yield every slice (the node's engine) and without fuel; median of {rounds} runs each"
+    )?;
+    let bounds = if pool.bounds_checked() {
+        "compiled code checks bounds"
+    } else {
+        "no bounds checks"
+    };
+    writeln!(
+        out,
+        "memory slots of {:.0} MiB: {bounds}",
+        pool.memory_reservation_bytes as f64 / MEBIBYTE
     )?;
     writeln!(
         out,
@@ -122,11 +135,11 @@ pub fn idle_header(out: &mut impl Write, target: usize, batch: usize) -> std::io
     writeln!(out)?;
     writeln!(
         out,
-        "Idle pods: testbox sleep-forever, {target} pods in batches of {batch}; memory of the node agent's process (RSS and PSS) and of the API server's (RSS), with KiB per pod after the first"
+        "Idle pods: testbox sleep-forever, {target} pods in batches of {batch}; memory of the node agent's process (RSS and PSS) and of the API server's (RSS), with KiB per pod after the first, and the agent's memory mappings"
     )?;
     writeln!(
         out,
-        "{:>8} {:>8} {:>7} | {:>13} {:>8} | {:>13} {:>8} | {:>14} {:>8}",
+        "{:>8} {:>8} {:>7} | {:>13} {:>8} | {:>13} {:>8} | {:>14} {:>8} | {:>8}",
         "running",
         "seconds",
         "pods/s",
@@ -135,7 +148,8 @@ pub fn idle_header(out: &mut impl Write, target: usize, batch: usize) -> std::io
         "agent PSS MiB",
         "KiB/pod",
         "server RSS MiB",
-        "KiB/pod"
+        "KiB/pod",
+        "mappings"
     )
 }
 
@@ -162,7 +176,7 @@ pub fn idle_row(out: &mut impl Write, checkpoint: &IdleCheckpoint) -> std::io::R
     };
     writeln!(
         out,
-        "{:>8} {seconds:>8.1} {pace:>7.0} | {:>13} {:>8} | {:>13} {:>8} | {:>14} {:>8}",
+        "{:>8} {seconds:>8.1} {pace:>7.0} | {:>13} {:>8} | {:>13} {:>8} | {:>14} {:>8} | {:>8}",
         checkpoint.running,
         mebibytes(Some(checkpoint.memory.agent_bytes)),
         kibibytes(checkpoint.agent_bytes_per_pod()),
@@ -170,6 +184,10 @@ pub fn idle_row(out: &mut impl Write, checkpoint: &IdleCheckpoint) -> std::io::R
         kibibytes(checkpoint.agent_proportional_bytes_per_pod()),
         mebibytes(checkpoint.memory.server_bytes),
         kibibytes(checkpoint.server_bytes_per_pod()),
+        checkpoint
+            .memory
+            .agent_mappings
+            .map_or_else(|| "-".to_owned(), |mappings| mappings.to_string()),
     )?;
     out.flush()
 }
@@ -191,5 +209,35 @@ pub fn idle_summary(out: &mut impl Write, report: &IdleReport) -> std::io::Resul
     if let Some(reason) = &report.stopped_by {
         writeln!(out, "stopped: {reason}")?;
     }
+    out.flush()
+}
+
+pub fn deployment_header(out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Deployments: create -> every replica Running on a watch; controller manager, scheduler and one node in this process, module cached; seconds since the create was sent"
+    )?;
+    writeln!(
+        out,
+        "{:>8} | {:>7} {:>9} {:>11} {:>9} {:>11} {:>11} | {:>7}",
+        "replicas", "201", "1st run", "all created", "all bound", "half run", "all run", "pods/s"
+    )
+}
+
+pub fn deployment_row(out: &mut impl Write, report: &DeploymentReport) -> std::io::Result<()> {
+    let seconds = |duration: Duration| duration.as_secs_f64();
+    writeln!(
+        out,
+        "{:>8} | {:>7.3} {:>9.3} {:>11.3} {:>9.3} {:>11.3} {:>11.3} | {:>7.0}",
+        report.replicas,
+        seconds(report.acknowledged),
+        seconds(report.first_running),
+        seconds(report.all_created),
+        seconds(report.all_bound),
+        seconds(report.half_running),
+        seconds(report.all_running),
+        report.pods_per_second(),
+    )?;
     out.flush()
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
-use wasmkube_runtime::guest::FuelMetering;
+use wasmkube_runtime::guest::{FuelMetering, HostBudget};
 use wasmkube_runtime::limits::cpu::CpuQuota;
 use wasmkube_wasm_guests::{WasmTarget, guest};
 
@@ -103,7 +103,10 @@ async fn a_pod_that_cannot_run_stops_the_idle_pods_with_its_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fuel_is_compared_on_the_same_finished_work() {
-    let runtimes = fuel::FuelRuntimes::start(&testbox_wasm()).await.unwrap();
+    let runtimes =
+        fuel::FuelRuntimes::start(&testbox_wasm(), HostBudget::DEFAULT_ADDRESS_SPACE_BYTES)
+            .await
+            .unwrap();
     let spin = fuel::FuelLoad {
         work: fuel::FuelWork::Spin {
             iterations: 20_000_000,
@@ -123,6 +126,29 @@ async fn fuel_is_compared_on_the_same_finished_work() {
         assert!(times.cpu > Duration::ZERO);
         assert!(times.wall >= times.cpu.mul_f64(0.9), "{times:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engines_with_bounds_checked_memory_slots_do_the_same_work() {
+    // Eight memory slots in 16 GiB: under 2 GiB each, so compiled code checks bounds.
+    let runtimes = fuel::FuelRuntimes::start(&testbox_wasm(), 16 << 30)
+        .await
+        .unwrap();
+    let sizing = runtimes.pool_sizing();
+    assert!(sizing.bounds_checked(), "{sizing:?}");
+    assert!(sizing.memory_reservation_bytes < 2 << 30, "{sizing:?}");
+    let hash = fuel::FuelLoad {
+        work: fuel::FuelWork::Hash { rounds: 500 },
+        rounds: 1,
+    };
+    let checked = fuel::run(&runtimes, &hash).await.unwrap();
+    let unchecked =
+        fuel::FuelRuntimes::start(&testbox_wasm(), HostBudget::DEFAULT_ADDRESS_SPACE_BYTES)
+            .await
+            .unwrap();
+    assert!(!unchecked.pool_sizing().bounds_checked());
+    let report = fuel::run(&unchecked, &hash).await.unwrap();
+    assert_eq!(checked.output, report.output);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,11 +47,19 @@ impl TestControlPlane {
     }
 
     pub async fn start_with(options: ControllerManagerOptions) -> TestControlPlane {
+        TestControlPlane::start_with_api(options, ApiOptions::default()).await
+    }
+
+    /// Starts with the API server's settings too (admission plugins' flags, say).
+    pub async fn start_with_api(
+        options: ControllerManagerOptions,
+        api: ApiOptions,
+    ) -> TestControlPlane {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let control_plane = start(ControlPlaneOptions {
             data_dir: directory.path().join("server"),
             listen: "127.0.0.1:0".parse().expect("an address"),
-            api: ApiOptions::default(),
+            api,
             compaction_interval: Duration::from_secs(300),
         })
         .await
@@ -84,7 +92,10 @@ impl TestControlPlane {
     }
 
     pub fn start_controller_manager(&mut self) {
-        assert!(self.manager.is_none(), "the controller manager already runs");
+        assert!(
+            self.manager.is_none(),
+            "the controller manager already runs"
+        );
         self.manager = Some(ControllerManager::start(
             self.client.clone(),
             self.options.clone(),
@@ -117,6 +128,7 @@ impl Default for HollowNodeCapacity {
 /// stops it: its Lease is no longer renewed and its pods are no longer reported.
 pub struct HollowNode {
     pub name: String,
+    client: Client,
     heartbeat: JoinHandle<()>,
     pods: JoinHandle<()>,
 }
@@ -132,9 +144,10 @@ impl HollowNode {
     pub async fn start(client: Client, name: &str, capacity: HollowNodeCapacity) -> HollowNode {
         register(&client, name, &capacity).await;
         let heartbeat = tokio::spawn(renew_lease_forever(client.clone(), name.to_owned()));
-        let pods = tokio::spawn(report_pods_forever(client, name.to_owned()));
+        let pods = tokio::spawn(report_pods_forever(client.clone(), name.to_owned()));
         HollowNode {
             name: name.to_owned(),
+            client,
             heartbeat,
             pods,
         }
@@ -144,6 +157,19 @@ impl HollowNode {
     pub fn stop(&self) {
         self.heartbeat.abort();
         self.pods.abort();
+    }
+
+    /// Starts again after `stop`, as a machine powered back on: the Lease is renewed and
+    /// pods are reported again, and the node re-posts Ready=True whenever its Ready
+    /// condition is not True, as a kubelet (and wasmkube's node agent) does when it finds
+    /// the node controller marked it Unknown.
+    pub fn resume(&mut self) {
+        self.stop();
+        self.heartbeat = tokio::spawn(renew_lease_and_post_ready_forever(
+            self.client.clone(),
+            self.name.clone(),
+        ));
+        self.pods = tokio::spawn(report_pods_forever(self.client.clone(), self.name.clone()));
     }
 }
 
@@ -161,7 +187,8 @@ async fn register(client: &Client, name: &str, capacity: &HollowNodeCapacity) {
         .create(&PostParams::default(), &node)
         .await
         .expect("the hollow node registers");
-    let resources = json!({"cpu": capacity.cpu, "memory": capacity.memory, "pods": capacity.pods.to_string()});
+    let resources =
+        json!({"cpu": capacity.cpu, "memory": capacity.memory, "pods": capacity.pods.to_string()});
     let now = Timestamp::now().to_string();
     nodes
         .patch_status(
@@ -179,17 +206,52 @@ async fn register(client: &Client, name: &str, capacity: &HollowNodeCapacity) {
 }
 
 async fn renew_lease_forever(client: Client, name: String) {
-    let leases: Api<Lease> = Api::namespaced(client, "kube-node-lease");
     loop {
-        let spec = json!({"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": Timestamp::now().to_string()});
-        let renewed = leases
-            .patch(&name, &PatchParams::default(), &Patch::Merge(json!({"spec": spec})))
-            .await;
-        if renewed.is_err() {
-            let lease: Lease =
-                serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec}))
-                    .expect("a lease");
-            let _ = leases.create(&PostParams::default(), &lease).await;
+        renew_lease(&client, &name).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn renew_lease(client: &Client, name: &str) {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let spec = json!({"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": Timestamp::now().to_string()});
+    let renewed = leases
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": spec})),
+        )
+        .await;
+    if renewed.is_err() {
+        let lease: Lease =
+            serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec}))
+                .expect("a lease");
+        let _ = leases.create(&PostParams::default(), &lease).await;
+    }
+}
+
+async fn renew_lease_and_post_ready_forever(client: Client, name: String) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    loop {
+        renew_lease(&client, &name).await;
+        let ready = nodes
+            .get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|node| {
+                node.status
+                    .and_then(|status| status.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+            });
+        if !ready {
+            let now = Timestamp::now().to_string();
+            let conditions = json!({"status": {"conditions": [ready_condition("True", &now)]}});
+            let _ = nodes
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(conditions))
+                .await;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -231,7 +293,13 @@ async fn report_pod(client: Client, pod: Pod) {
         .and_then(|container| container.image.clone())
         .unwrap_or_default();
     let started = Timestamp::now().to_string();
-    let running = status_patch(&spec, "Running", image != "hollow/not-ready", None, &started);
+    let running = status_patch(
+        &spec,
+        "Running",
+        image != "hollow/not-ready",
+        None,
+        &started,
+    );
     if patch_status(&pods, &pod, &running).await.is_err() {
         return;
     }
@@ -246,7 +314,11 @@ async fn report_pod(client: Client, pod: Pod) {
         .and_then(|milliseconds| milliseconds.parse().ok())
         .unwrap_or(0);
     tokio::time::sleep(Duration::from_millis(delay)).await;
-    let phase = if exit_code == 0 { "Succeeded" } else { "Failed" };
+    let phase = if exit_code == 0 {
+        "Succeeded"
+    } else {
+        "Failed"
+    };
     let finished = status_patch(&spec, phase, false, Some(exit_code), &started);
     let _ = patch_status(&pods, &pod, &finished).await;
 }
@@ -275,7 +347,9 @@ fn status_patch(
     let ready_text = if ready { "True" } else { "False" };
     let state = match exit_code {
         None => json!({"running": {"startedAt": started}}),
-        Some(code) => json!({"terminated": {"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" }, "startedAt": started, "finishedAt": now}}),
+        Some(code) => {
+            json!({"terminated": {"exitCode": code, "reason": if code == 0 { "Completed" } else { "Error" }, "startedAt": started, "finishedAt": now}})
+        }
     };
     let container_statuses: Vec<serde_json::Value> = spec
         .containers
