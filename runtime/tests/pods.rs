@@ -448,3 +448,65 @@ spec:
     );
     assert_eq!(terminated(&last_seen, "plain").unwrap().exit_code, 143);
 }
+
+fn condition_status(pod: &k8s_openapi::api::core::v1::Pod, kind: &str) -> Option<String> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|condition| condition.type_ == kind)
+        .map(|condition| condition.status.clone())
+}
+
+/// The node controller marks the pods of a node it lost as not Ready; when the node
+/// turns out to be alive, its agent puts the truth back, as the kubelet's status manager
+/// does, and keeps the conditions it does not own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ready_condition_overwritten_by_someone_else_is_put_back_and_theirs_are_kept() {
+    let cluster = TestCluster::start().await;
+    let image = testbox();
+    cluster
+        .create_pod(&format!(
+            "metadata: {{name: steady}}\nspec:\n  containers:\n  - name: app\n    image: {image}\n    args: [sleep-forever]\n"
+        ))
+        .await;
+    let pod = cluster
+        .wait_for("steady", TIMEOUT, |pod| {
+            condition_status(pod, "Ready").as_deref() == Some("True")
+        })
+        .await;
+    let mut conditions = pod
+        .status
+        .and_then(|status| status.conditions)
+        .unwrap_or_default();
+    for condition in &mut conditions {
+        if condition.type_ == "Ready" {
+            condition.status = "False".to_owned();
+            condition.reason = Some("NodeNotReady".to_owned());
+        }
+    }
+    let mut overwritten = serde_json::json!({"status": {"conditions": conditions}});
+    overwritten["status"]["conditions"]
+        .as_array_mut()
+        .expect("conditions")
+        .push(serde_json::json!({"type": "ExampleGate", "status": "True"}));
+    cluster
+        .pods()
+        .patch_status(
+            "steady",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&overwritten),
+        )
+        .await
+        .expect("the status is overwritten");
+    let pod = cluster
+        .wait_for("steady", TIMEOUT, |pod| {
+            condition_status(pod, "Ready").as_deref() == Some("True")
+        })
+        .await;
+    assert_eq!(
+        condition_status(&pod, "ExampleGate").as_deref(),
+        Some("True")
+    );
+}
