@@ -16,8 +16,11 @@ use kube::api::{Api, PostParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 
-use super::cluster::NAMESPACE;
-use super::running_watch::outcome;
+use wasmkube_controllers::{ControllerManager, ControllerManagerOptions};
+
+use super::cluster::{BenchCluster, ControlPlaneHome, NAMESPACE, sleeping_pod};
+use super::running_watch::{RunningWatch, outcome};
+use super::startup::POD_START_TIMEOUT;
 
 pub struct DeploymentLoad {
     pub name: String,
@@ -128,6 +131,32 @@ pub fn idle_deployment(load: &DeploymentLoad) -> anyhow::Result<Deployment> {
     serde_json::from_value(manifest).context("the benchmark's Deployment manifest does not decode")
 }
 
+/// Starts a cluster whose node holds the replicas (and a warm-up pod), with the
+/// controller manager, and runs the Deployment on it.
+pub async fn run_on_a_fresh_cluster(load: &DeploymentLoad) -> anyhow::Result<DeploymentReport> {
+    let cluster = BenchCluster::start(
+        load.replicas.saturating_add(1),
+        ControlPlaneHome::ThisProcess,
+    )
+    .await?;
+    let controllers_client = cluster
+        .in_process_client()
+        .context("the control plane does not run in this process")?;
+    // Declared after the cluster, so dropped before it: the controllers stop first.
+    let _controller_manager =
+        ControllerManager::start(controllers_client, ControllerManagerOptions::default());
+    // The first pod pulls the image and compiles it, as a node that already runs the
+    // image has done; the Deployment's pods find it cached. Its watch ends with it, so
+    // that only the Deployment's watch decodes the replicas' events.
+    let warm_up = sleeping_pod(&format!("{}-warm-up", load.name), &load.image)?;
+    RunningWatch::start(cluster.pods.clone())
+        .await?
+        .create_and_wait(&cluster.pods, &warm_up, POD_START_TIMEOUT)
+        .await
+        .context("the warm-up pod does not run")?;
+    run(&cluster.pods.clone().into_client(), load).await
+}
+
 /// Creates the Deployment and waits until all its replicas are seen Running.
 pub async fn run(client: &kube::Client, load: &DeploymentLoad) -> anyhow::Result<DeploymentReport> {
     let deployment = idle_deployment(load)?;
@@ -203,7 +232,26 @@ pub async fn run(client: &kube::Client, load: &DeploymentLoad) -> anyhow::Result
 
 #[cfg(test)]
 mod tests {
+    use super::super::file_image;
     use super::*;
+    use wasmkube_wasm_guests::{WasmTarget, guest};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_replica_of_a_deployment_is_seen_running_in_stage_order() {
+        let load = DeploymentLoad {
+            name: "idle-test".to_owned(),
+            replicas: 12,
+            image: file_image(&guest("testbox", WasmTarget::P2)),
+            timeout: Duration::from_secs(60),
+        };
+        let report = run_on_a_fresh_cluster(&load).await.unwrap();
+        assert_eq!(report.replicas, 12);
+        assert!(report.acknowledged <= report.first_running);
+        assert!(report.first_running <= report.half_running);
+        assert!(report.half_running <= report.all_running);
+        assert!(report.all_created <= report.all_bound);
+        assert!(report.all_bound <= report.all_running);
+    }
 
     fn millis(milliseconds: u64) -> Option<Duration> {
         Some(Duration::from_millis(milliseconds))

@@ -29,7 +29,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use wasmkube_controllers::{ControllerManager, ControllerManagerOptions};
 use wasmkube_runtime::guest::{FuelMetering, HostBudget};
 
 use super::parse_duration;
@@ -267,31 +266,13 @@ async fn measure_deployments(
     rlimit::increase_nofile_limit(u64::MAX).context("cannot raise the limit on open files")?;
     tables::deployment_header(out)?;
     for replicas in &arguments.deployment_replicas {
-        // The warm-up pod takes one place on the node besides the replicas.
-        let cluster =
-            BenchCluster::start(replicas.saturating_add(1), ControlPlaneHome::ThisProcess).await?;
-        let controllers_client = cluster
-            .in_process_client()
-            .context("the control plane does not run in this process")?;
-        let _controller_manager =
-            ControllerManager::start(controllers_client, ControllerManagerOptions::default());
-        let image = file_image(testbox);
-        // The first pod pulls the image and compiles it, as a node that already runs the
-        // image has done; the Deployment's pods find it cached. Its watch ends with it, so
-        // that only the Deployment's watch decodes the replicas' events.
-        let warm_up = cluster::sleeping_pod("deployment-warm-up", &image)?;
-        RunningWatch::start(cluster.pods.clone())
-            .await?
-            .create_and_wait(&cluster.pods, &warm_up, POD_START_TIMEOUT)
-            .await
-            .context("the warm-up pod does not run")?;
         let load = deployment::DeploymentLoad {
             name: format!("idle-{replicas}"),
             replicas: *replicas,
-            image,
+            image: file_image(testbox),
             timeout: arguments.deployment_timeout,
         };
-        let report = deployment::run(&cluster.pods.clone().into_client(), &load).await?;
+        let report = deployment::run_on_a_fresh_cluster(&load).await?;
         tables::deployment_row(out, &report)?;
     }
     Ok(())
