@@ -12,6 +12,7 @@ pub mod events;
 pub mod owners;
 pub mod pods;
 pub mod retry;
+pub mod taints;
 pub mod template_hash;
 
 pub mod cronjob;

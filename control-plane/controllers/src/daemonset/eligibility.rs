@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{
-    Node, NodeSelectorRequirement, NodeSelectorTerm, PodSpec, Taint, Toleration,
+    Node, NodeSelectorRequirement, NodeSelectorTerm, PodSpec, Toleration,
 };
+
+use crate::taints::tolerated_by;
 
 const NO_SCHEDULE: &str = "NoSchedule";
 const NO_EXECUTE: &str = "NoExecute";
@@ -119,33 +121,6 @@ fn add_or_update_toleration(spec: &mut PodSpec, toleration: Toleration) {
         Some(existing) => *existing = toleration,
         None => tolerations.push(toleration),
     }
-}
-
-/// `Toleration.ToleratesTaint`: an empty effect or key matches any, `Exists` any value,
-/// `Equal` (also the default) only the same value.
-fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or_default() {
-        "" | "Equal" => {
-            toleration.value.as_deref().unwrap_or_default()
-                == taint.value.as_deref().unwrap_or_default()
-        }
-        "Exists" => true,
-        _ => false,
-    }
-}
-
-fn tolerated_by(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations
-        .iter()
-        .any(|toleration| tolerates(toleration, taint))
 }
 
 /// `nodeaffinity.GetRequiredNodeAffinity(pod).Match(node)`: every `nodeSelector` label,

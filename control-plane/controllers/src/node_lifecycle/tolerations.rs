@@ -7,27 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 use super::NO_EXECUTE;
-
-/// Whether one toleration tolerates the taint (`Toleration.ToleratesTaint`): an empty
-/// effect or key matches any, `Exists` any value, `Equal` (the default) the same value.
-pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or_default() {
-        "" | "Equal" => {
-            toleration.value.as_deref().unwrap_or_default()
-                == taint.value.as_deref().unwrap_or_default()
-        }
-        "Exists" => true,
-        _ => false,
-    }
-}
+use crate::taints::tolerates;
 
 /// A NoExecute taint and the moment it started to count for the pod.
 pub struct CountingTaint<'a> {
