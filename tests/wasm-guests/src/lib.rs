@@ -1,10 +1,10 @@
 //! Builds the example guests for the wasm32 targets so that tests can run them.
 //!
-//! The guests (hello, hog, testbox) live in `examples/`, a cargo workspace of their own
-//! with its own target dir, so that building them never waits on the main workspace's
-//! build lock. The first call for a target builds every guest for it once per process;
-//! test processes running at the same time are kept apart by cargo's lock on
-//! `examples/target`. This is test support: a failed build panics with cargo's output,
+//! The guests (hello, hog, testbox, echo, echo-client, http) live in `examples/`, a cargo
+//! workspace of their own with its own target dir, so that building them never waits on
+//! the main workspace's build lock. The first call for a target builds every guest for it
+//! once per process; test processes running at the same time are kept apart by cargo's
+//! lock on `examples/target`. This is test support: a failed build panics with cargo's output,
 //! which fails the test that asked for the guest.
 //!
 //! rust-toolchain.toml names both wasm32 targets; where the installed toolchain lacks one
@@ -19,7 +19,8 @@ use std::sync::OnceLock;
 pub enum WasmTarget {
     /// `wasm32-wasip1`: a core module exporting `_start`. Only hello is built for it.
     P1,
-    /// `wasm32-wasip2`: a component exporting `wasi:cli/run`. Every guest is built for it.
+    /// `wasm32-wasip2`: a component exporting `wasi:cli/run` (http, a library, exports
+    /// `wasi:http/incoming-handler` instead). Every guest is built for it.
     P2,
 }
 
