@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use wasmkube_controllers::ControllerManagerOptions;
+use wasmkube_controllers::node_ipam::Ipv4Cidr;
 
 #[derive(clap::Args)]
 pub struct ControllerManagerArgs {
@@ -18,6 +19,15 @@ pub struct ControllerManagerArgs {
     /// behavior does not say.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     horizontal_pod_autoscaler_downscale_stabilization: Duration,
+    /// The range pod IPs come from, cut into one podCIDR per node.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    cluster_cidr: Ipv4Cidr,
+    /// The prefix length of each node's podCIDR (22: room for the default 1,000 pods).
+    #[arg(long, default_value_t = 22)]
+    node_cidr_mask_size: u8,
+    /// The most endpoints one EndpointSlice holds.
+    #[arg(long, default_value_t = 100)]
+    max_endpoints_per_slice: usize,
 }
 
 impl ControllerManagerArgs {
@@ -27,6 +37,9 @@ impl ControllerManagerArgs {
             horizontal_pod_autoscaler_sync_period: self.horizontal_pod_autoscaler_sync_period,
             horizontal_pod_autoscaler_downscale_stabilization: self
                 .horizontal_pod_autoscaler_downscale_stabilization,
+            cluster_cidr: self.cluster_cidr,
+            node_cidr_mask_size: self.node_cidr_mask_size,
+            max_endpoints_per_slice: self.max_endpoints_per_slice,
         }
     }
 }

@@ -18,11 +18,15 @@ pub mod template_hash;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod garbage_collector;
 pub mod horizontal_pod_autoscaler;
 pub mod job;
+pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod replicaset;
+pub mod service_load_balancer;
 pub mod statefulset;
 
 mod manager;

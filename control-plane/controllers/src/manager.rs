@@ -6,6 +6,8 @@ use std::time::Duration;
 use kube::Client;
 use tokio::task::JoinSet;
 
+use crate::node_ipam::Ipv4Cidr;
+
 /// The controller manager's settings, named after kube-controller-manager's flags.
 #[derive(Clone, Debug)]
 pub struct ControllerManagerOptions {
@@ -19,6 +21,16 @@ pub struct ControllerManagerOptions {
     /// down (`--horizontal-pod-autoscaler-downscale-stabilization`, 5 min), when the
     /// HorizontalPodAutoscaler's own `behavior` does not say.
     pub horizontal_pod_autoscaler_downscale_stabilization: Duration,
+    /// The range the pod network's addresses come from, cut into one block per node
+    /// (`--cluster-cidr`; Kubernetes has none by default, wasmkube's pod network uses
+    /// 10.244.0.0/16).
+    pub cluster_cidr: Ipv4Cidr,
+    /// The prefix length of each node's block (`--node-cidr-mask-size`). Kubernetes'
+    /// default is 24 (254 addresses, for its 110 pods per node); a wasmkube node runs up to
+    /// 1,000 pods by default, so its blocks are /22 (1,022 addresses, 64 nodes in /16).
+    pub node_cidr_mask_size: u8,
+    /// The most endpoints one EndpointSlice holds (`--max-endpoints-per-slice`, 100).
+    pub max_endpoints_per_slice: usize,
 }
 
 impl Default for ControllerManagerOptions {
@@ -27,6 +39,9 @@ impl Default for ControllerManagerOptions {
             node_monitor_grace_period: Duration::from_secs(40),
             horizontal_pod_autoscaler_sync_period: Duration::from_secs(15),
             horizontal_pod_autoscaler_downscale_stabilization: Duration::from_secs(300),
+            cluster_cidr: Ipv4Cidr::POD_NETWORK,
+            node_cidr_mask_size: 22,
+            max_endpoints_per_slice: 100,
         }
     }
 }
@@ -55,6 +70,16 @@ impl ControllerManager {
             Arc::clone(&options),
         ));
         controllers.spawn(crate::node_lifecycle::run(
+            client.clone(),
+            Arc::clone(&options),
+        ));
+        controllers.spawn(crate::endpoints::run(client.clone(), Arc::clone(&options)));
+        controllers.spawn(crate::endpointslice::run(
+            client.clone(),
+            Arc::clone(&options),
+        ));
+        controllers.spawn(crate::node_ipam::run(client.clone(), Arc::clone(&options)));
+        controllers.spawn(crate::service_load_balancer::run(
             client.clone(),
             Arc::clone(&options),
         ));

@@ -5,6 +5,7 @@ mod container_resources;
 mod cron_schedule;
 mod jobs;
 mod metadata;
+mod node;
 mod pod;
 mod pod_update;
 mod service;
@@ -39,6 +40,7 @@ pub fn validate(kind: &str, object: &Value, old: Option<&Value>) -> Vec<FieldErr
             workloads::validate_workload(kind, object, old)
         }
         "Service" => service::validate_service(object, old),
+        "Node" => node::validate_node(object, old),
         "ConfigMap" => config::validate_config_map(object, old),
         "Secret" => config::validate_secret(object, old),
         "Namespace" => config::validate_namespace(object),

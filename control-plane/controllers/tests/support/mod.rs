@@ -11,11 +11,16 @@
 //!
 //! The annotation `hollow.wasmkube.dev/finish-after-ms` delays succeeding or failing.
 //! A pod marked for deletion is removed at once, as a kubelet confirms a deletion.
+//! Once the node IPAM controller has given the node a podCIDR, each pod it reports
+//! Running gets the next address of that block as its podIP (from .2 on, as the CNI
+//! host-local plugin hands them out); before that, pods are reported without one.
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -105,6 +110,34 @@ impl TestControlPlane {
     pub async fn hollow_node(&self, name: &str) -> HollowNode {
         HollowNode::start(self.client.clone(), name, HollowNodeCapacity::default()).await
     }
+
+    /// A hollow node that reports `internal_ip` as its InternalIP address.
+    pub async fn hollow_node_with_internal_ip(&self, name: &str, internal_ip: &str) -> HollowNode {
+        HollowNode::start_with_internal_ip(
+            self.client.clone(),
+            name,
+            HollowNodeCapacity::default(),
+            Some(internal_ip),
+        )
+        .await
+    }
+
+    /// Waits until the node IPAM controller has given the node a podCIDR, and returns it.
+    pub async fn pod_cidr_of(&self, node: &str) -> String {
+        let nodes: Api<Node> = Api::all(self.client.clone());
+        eventually(
+            &format!("node {node} to get a podCIDR"),
+            Duration::from_secs(10),
+            || async {
+                let found = nodes.get(node).await.map_err(|error| error.to_string())?;
+                found
+                    .spec
+                    .and_then(|spec| spec.pod_cidr)
+                    .ok_or_else(|| "no podCIDR".to_owned())
+            },
+        )
+        .await
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -129,8 +162,41 @@ impl Default for HollowNodeCapacity {
 pub struct HollowNode {
     pub name: String,
     client: Client,
+    addresses: Arc<PodAddresses>,
     heartbeat: JoinHandle<()>,
     pods: JoinHandle<()>,
+}
+
+/// The pod IPs a hollow node has handed out: one per pod uid, so that a pod reported
+/// twice keeps its address.
+#[derive(Default)]
+struct PodAddresses {
+    given: Mutex<HashMap<String, Ipv4Addr>>,
+}
+
+impl PodAddresses {
+    /// The pod's address in `pod_cidr` ("a.b.c.d/n"), or none when the block is full or
+    /// does not parse.
+    fn address_for(&self, pod_uid: &str, pod_cidr: &str) -> Option<Ipv4Addr> {
+        let (network, prefix_length) = pod_cidr.split_once('/')?;
+        let network = u32::from(network.parse::<Ipv4Addr>().ok()?);
+        let prefix_length: u32 = prefix_length.parse().ok().filter(|length| *length <= 30)?;
+        let size = 1u32 << (32 - prefix_length);
+        let mut given = self
+            .given
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(address) = given.get(pod_uid) {
+            return Some(*address);
+        }
+        let index = u32::try_from(given.len()).ok()? + 2;
+        if index >= size - 1 {
+            return None;
+        }
+        let address = Ipv4Addr::from(network + index);
+        given.insert(pod_uid.to_owned(), address);
+        Some(address)
+    }
 }
 
 impl Drop for HollowNode {
@@ -142,12 +208,27 @@ impl Drop for HollowNode {
 
 impl HollowNode {
     pub async fn start(client: Client, name: &str, capacity: HollowNodeCapacity) -> HollowNode {
-        register(&client, name, &capacity).await;
+        HollowNode::start_with_internal_ip(client, name, capacity, None).await
+    }
+
+    pub async fn start_with_internal_ip(
+        client: Client,
+        name: &str,
+        capacity: HollowNodeCapacity,
+        internal_ip: Option<&str>,
+    ) -> HollowNode {
+        register(&client, name, &capacity, internal_ip).await;
+        let addresses = Arc::new(PodAddresses::default());
         let heartbeat = tokio::spawn(renew_lease_forever(client.clone(), name.to_owned()));
-        let pods = tokio::spawn(report_pods_forever(client.clone(), name.to_owned()));
+        let pods = tokio::spawn(report_pods_forever(
+            client.clone(),
+            name.to_owned(),
+            Arc::clone(&addresses),
+        ));
         HollowNode {
             name: name.to_owned(),
             client,
+            addresses,
             heartbeat,
             pods,
         }
@@ -169,7 +250,11 @@ impl HollowNode {
             self.client.clone(),
             self.name.clone(),
         ));
-        self.pods = tokio::spawn(report_pods_forever(self.client.clone(), self.name.clone()));
+        self.pods = tokio::spawn(report_pods_forever(
+            self.client.clone(),
+            self.name.clone(),
+            Arc::clone(&self.addresses),
+        ));
     }
 }
 
@@ -177,7 +262,12 @@ fn ready_condition(status: &str, now: &str) -> serde_json::Value {
     json!({"type": "Ready", "status": status, "reason": "KubeletReady", "message": "hollow node", "lastHeartbeatTime": now, "lastTransitionTime": now})
 }
 
-async fn register(client: &Client, name: &str, capacity: &HollowNodeCapacity) {
+async fn register(
+    client: &Client,
+    name: &str,
+    capacity: &HollowNodeCapacity,
+    internal_ip: Option<&str>,
+) {
     let nodes: Api<Node> = Api::all(client.clone());
     let node: Node = serde_json::from_value(json!({
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "type": "hollow"}},
@@ -190,6 +280,11 @@ async fn register(client: &Client, name: &str, capacity: &HollowNodeCapacity) {
     let resources =
         json!({"cpu": capacity.cpu, "memory": capacity.memory, "pods": capacity.pods.to_string()});
     let now = Timestamp::now().to_string();
+    let mut addresses = Vec::new();
+    if let Some(internal_ip) = internal_ip {
+        addresses.push(json!({"type": "InternalIP", "address": internal_ip}));
+    }
+    addresses.push(json!({"type": "Hostname", "address": name}));
     nodes
         .patch_status(
             name,
@@ -198,7 +293,7 @@ async fn register(client: &Client, name: &str, capacity: &HollowNodeCapacity) {
                 "capacity": resources,
                 "allocatable": resources,
                 "conditions": [ready_condition("True", &now)],
-                "addresses": [{"type": "Hostname", "address": name}],
+                "addresses": addresses,
             }})),
         )
         .await
@@ -257,19 +352,37 @@ async fn renew_lease_and_post_ready_forever(client: Client, name: String) {
     }
 }
 
-async fn report_pods_forever(client: Client, name: String) {
+async fn report_pods_forever(client: Client, name: String, addresses: Arc<PodAddresses>) {
     let pods: Api<Pod> = Api::all(client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={name}"));
     let mut events = std::pin::pin!(watcher(pods, config).default_backoff().applied_objects());
     while let Some(event) = events.next().await {
         let Ok(pod) = event else { continue };
-        tokio::spawn(report_pod(client.clone(), pod));
+        tokio::spawn(report_pod(
+            client.clone(),
+            name.clone(),
+            Arc::clone(&addresses),
+            pod,
+        ));
     }
 }
 
-async fn report_pod(client: Client, pod: Pod) {
+/// The pod's IP from the node's podCIDR, if the node has one yet.
+async fn pod_ip(
+    client: &Client,
+    node_name: &str,
+    addresses: &PodAddresses,
+    pod: &Pod,
+) -> Option<Ipv4Addr> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node = nodes.get_opt(node_name).await.ok().flatten()?;
+    let pod_cidr = node.spec?.pod_cidr?;
+    addresses.address_for(&pod.uid()?, &pod_cidr)
+}
+
+async fn report_pod(client: Client, node_name: String, addresses: Arc<PodAddresses>, pod: Pod) {
     let namespace = pod.namespace().unwrap_or_default();
-    let pods: Api<Pod> = Api::namespaced(client, &namespace);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     if pod.metadata.deletion_timestamp.is_some() {
         let confirm = DeleteParams {
             grace_period_seconds: Some(0),
@@ -293,13 +406,17 @@ async fn report_pod(client: Client, pod: Pod) {
         .and_then(|container| container.image.clone())
         .unwrap_or_default();
     let started = Timestamp::now().to_string();
-    let running = status_patch(
+    let mut running = status_patch(
         &spec,
         "Running",
         image != "hollow/not-ready",
         None,
         &started,
     );
+    if let Some(ip) = pod_ip(&client, &node_name, &addresses, &pod).await {
+        running["podIP"] = json!(ip.to_string());
+        running["podIPs"] = json!([{"ip": ip.to_string()}]);
+    }
     if patch_status(&pods, &pod, &running).await.is_err() {
         return;
     }
