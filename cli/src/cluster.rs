@@ -50,6 +50,10 @@ pub struct ServerArgs {
     /// the nodes, as metrics-server's flag.
     #[arg(long, default_value = "5s", value_parser = crate::controller_flags::parse_duration)]
     metric_resolution: Duration,
+    /// Lets every pod open connections outside the cluster. Without it, only pods of
+    /// namespaces labelled `wasmkube.dev/egress=allowed` may.
+    #[arg(long)]
+    allow_egress: bool,
     #[command(flatten)]
     controllers: ControllerManagerArgs,
 }
@@ -79,6 +83,10 @@ pub struct NodeAgentArgs {
     /// Where the node endpoint (the kubelet's port: logs) listens; port 0 picks one.
     #[arg(long, default_value = "127.0.0.1:0")]
     node_endpoint: SocketAddr,
+    /// Where the pod network's tunnel (pod-to-pod traffic from other nodes) listens
+    /// (default: the node endpoint's address, any free port).
+    #[arg(long)]
+    pod_network_tunnel: Option<SocketAddr>,
     /// How many pods the node runs at most (its `pods` capacity).
     #[arg(long, default_value_t = 1000)]
     max_pods: u32,
@@ -138,6 +146,9 @@ fn node_agent_config(
     );
     config.endpoint_listen = arguments.node_endpoint;
     config.node_ip = arguments.node_endpoint.ip();
+    config.tunnel_listen = arguments
+        .pod_network_tunnel
+        .unwrap_or_else(|| SocketAddr::new(config.node_ip, 0));
     config.max_pods = arguments.max_pods;
     config.backoff = BackoffSettings {
         initial: seconds(
@@ -175,6 +186,7 @@ async fn run_control_plane(
             default_unreachable_toleration_seconds: arguments
                 .default_unreachable_toleration_seconds,
             resource_metrics_resolution: arguments.metric_resolution,
+            allow_egress: arguments.allow_egress,
             ..ApiOptions::default()
         },
         compaction_interval: Duration::from_secs(arguments.compaction_interval_seconds.max(1)),

@@ -5,6 +5,7 @@ pub mod controllers;
 pub mod images;
 mod listener;
 pub mod metrics_server;
+pub mod pod_network;
 pub mod resources;
 pub mod scheduler;
 pub mod server;

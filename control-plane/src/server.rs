@@ -181,6 +181,7 @@ pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, Control
     ));
     let client = in_process_client(state);
     bootstrap(&client).await?;
+    crate::pod_network::bootstrap(&client, options.api.allow_egress).await?;
     tokio::spawn(compact_periodically(
         Arc::clone(&storage),
         options.compaction_interval,

@@ -6,8 +6,10 @@ mod container;
 mod endpoint;
 pub mod guest;
 pub mod limits;
+pub mod network;
 mod node;
 mod pod;
+pub mod port_forward;
 mod resource_usage;
 
 pub use node::{NodeAgent, NodeAgentConfig, NodeAgentError, kubelet_version, node_capacity};

@@ -36,13 +36,16 @@ async fn a_guest_limited_to_500m_gets_half_a_core_and_an_unlimited_one_a_whole_c
             env: Vec::new(),
             working_dir: None,
             mounts: Vec::new(),
-            log: logs
+            output: logs
                 .create_writer("default", name, name, "spin", 0)
-                .unwrap(),
+                .unwrap()
+                .into(),
             memory_limit_bytes: 64 << 20,
             cpu_quota: quota,
             cpu_usage: Arc::clone(&usage),
             memory_usage: Arc::default(),
+            network: None,
+            http_port: None,
         };
         let runtime = Arc::clone(&runtime);
         let compiled = Arc::clone(&compiled);

@@ -58,6 +58,7 @@ async fn start_cluster() -> TopCluster {
     .expect("the control plane starts");
     let mut config = NodeAgentConfig::new(NODE_NAME.to_owned(), directory.path().join("node"));
     config.compilation_cache_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compiled");
+    config.pod_cidr = Some("10.244.0.0/24".parse().expect("a CIDR"));
     let agent = NodeAgent::start(config, control_plane.client.clone())
         .await
         .expect("the node agent starts");

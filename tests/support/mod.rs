@@ -176,12 +176,24 @@ impl Cluster {
     /// Starts `wasmkube node` named `name`, keeping its data in `data_dir`, and waits until
     /// it has joined.
     pub fn start_node(&self, name: &str, data_dir: &Path) -> NodeProcess {
+        self.start_node_with_arguments(name, data_dir, &[])
+    }
+
+    /// Starts `wasmkube node` with more flags (`--node-endpoint 127.0.0.2:0`, say, so that
+    /// two nodes on one host have addresses of their own for their NodePorts).
+    pub fn start_node_with_arguments(
+        &self,
+        name: &str,
+        data_dir: &Path,
+        arguments: &[&str],
+    ) -> NodeProcess {
         let mut process = Command::new(env!("CARGO_BIN_EXE_wasmkube"))
             .args(["node", "--kubeconfig"])
             .arg(self.kubeconfig())
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--node-name", name])
+            .args(arguments)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -49,6 +49,7 @@ fn subresource_entry(resource: &ResourceType, subresource: &str) -> Value {
             "binding" => ("Binding", &["create"], None, None),
             "eviction" => ("Eviction", &["create"], Some("policy"), Some("v1")),
             "log" => ("Pod", &["get"], None, None),
+            "portforward" => ("PodPortForwardOptions", &["create", "get"], None, None),
             "finalize" => ("Namespace", &["update"], None, None),
             _ => (resource.kind, &["get", "patch", "update"], None, None),
         };

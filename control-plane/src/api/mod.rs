@@ -12,6 +12,7 @@ mod metrics;
 mod negotiate;
 mod openapi;
 mod pod_log;
+mod port_forward;
 mod query;
 mod quota;
 mod selectors;
@@ -65,6 +66,9 @@ pub struct ApiOptions {
     /// The same for `node.kubernetes.io/unreachable:NoExecute`
     /// (`--default-unreachable-toleration-seconds`, 300).
     pub default_unreachable_toleration_seconds: i64,
+    /// Whether every pod may open connections outside the cluster (`--allow-egress`);
+    /// otherwise only pods of namespaces labelled `wasmkube.dev/egress=allowed` may.
+    pub allow_egress: bool,
 }
 
 impl Default for ApiOptions {
@@ -78,6 +82,7 @@ impl Default for ApiOptions {
                 wasmkube_admission::default_toleration_seconds::DEFAULT_TOLERATION_SECONDS,
             default_unreachable_toleration_seconds:
                 wasmkube_admission::default_toleration_seconds::DEFAULT_TOLERATION_SECONDS,
+            allow_egress: false,
         }
     }
 }
@@ -161,6 +166,10 @@ async fn route(state: &Arc<ApiState>, request: Request, query: Query) -> ApiResu
         }
         return discovery::serve(&target);
     };
+    // Port forwarding switches protocols, which needs the request whole.
+    if target.subresource.as_deref() == Some("portforward") {
+        return port_forward::port_forward(state, request, &target).await;
+    }
     let (parts, body) = request.into_parts();
     route_resource(state, &method, &parts.headers, body, target, query).await
 }

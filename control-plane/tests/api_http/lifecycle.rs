@@ -218,7 +218,7 @@ async fn deletecollection_deletes_only_what_the_selector_chooses() {
     }
     cluster
         .create(
-            "/api/v1/namespaces/kube-system/configmaps",
+            "/api/v1/namespaces/kube-public/configmaps",
             &config_map("a-elsewhere", json!({"app": "a"})),
         )
         .await;
@@ -232,7 +232,7 @@ async fn deletecollection_deletes_only_what_the_selector_chooses() {
     assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["b1", "b2"]);
     assert_eq!(
         cluster
-            .list_names("/api/v1/namespaces/kube-system/configmaps")
+            .list_names("/api/v1/namespaces/kube-public/configmaps")
             .await,
         ["a-elsewhere"],
         "other namespaces are untouched"

@@ -183,7 +183,7 @@ async fn label_and_field_selectors_choose_what_a_list_shows() {
     // Across namespaces, a field selector on the namespace narrows the list.
     cluster
         .create(
-            "/api/v1/namespaces/kube-system/configmaps",
+            "/api/v1/namespaces/kube-public/configmaps",
             &config_map("system", json!({"app": "web"})),
         )
         .await;
@@ -194,7 +194,7 @@ async fn label_and_field_selectors_choose_what_a_list_shows() {
     assert_eq!(cluster.list_names(&everywhere).await, ["a", "b", "system"]);
     let system_only = format!(
         "/api/v1/configmaps?{}",
-        query(&[("fieldSelector", "metadata.namespace=kube-system")])
+        query(&[("fieldSelector", "metadata.namespace=kube-public")])
     );
     assert_eq!(cluster.list_names(&system_only).await, ["system"]);
 

@@ -10,6 +10,7 @@ mod invalid;
 mod lifecycle;
 mod lists;
 mod pod_log;
+mod port_forward;
 mod quota;
 mod scheduler;
 mod scheduler_affinity;

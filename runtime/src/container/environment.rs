@@ -107,6 +107,9 @@ pub struct EnvironmentContext<'a> {
     /// What `limits.*` resolve to when the container has no limit: the node's allocatable.
     pub node_allocatable:
         &'a BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    /// The Services' variables (`{SVC}_SERVICE_HOST`…), which the container's own `env`
+    /// and `envFrom` override.
+    pub service_links: Vec<(String, String)>,
 }
 
 pub async fn container_environment(
@@ -119,6 +122,9 @@ pub async fn container_environment(
         variables: Vec::new(),
         by_name: HashMap::new(),
     };
+    for (name, value) in &context.service_links {
+        environment.set(name.clone(), value.clone());
+    }
     // A Kubernetes container's hostname is its pod's name, and HOSTNAME says so.
     environment.set(
         "HOSTNAME".to_owned(),

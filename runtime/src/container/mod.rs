@@ -2,3 +2,4 @@
 
 pub mod downward;
 pub mod environment;
+pub mod service_links;

@@ -23,10 +23,20 @@ pub fn binary_format(bytes: &[u8]) -> Result<BinaryFormat, GuestError> {
     }
 }
 
-/// Checks that a component is a WASI command (it exports `wasi:cli/run`), the one kind
-/// of component this node runs as a container; a `wasi:http` component is recognised
-/// and refused with the reason.
-pub fn require_command(engine: &Engine, component: &Component) -> Result<(), GuestError> {
+/// What a component runs as.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ComponentKind {
+    /// A WASI command (it exports `wasi:cli/run`): run once, to its exit.
+    Command,
+    /// A wasi:http component (it exports `wasi:http/incoming-handler@0.2.x`): served on
+    /// the pod network, one instance per request (`guest/http`).
+    HttpProxy,
+}
+
+/// Tells a WASI command from a wasi:http component, the two kinds of component this node
+/// runs as a container. A component exporting both is a command: its `run` is the
+/// program, and the handler a library it happens to carry.
+pub fn component_kind(engine: &Engine, component: &Component) -> Result<ComponentKind, GuestError> {
     let component_type = component.component_type();
     let exports: Vec<String> = component_type
         .exports(engine)
@@ -38,11 +48,17 @@ pub fn require_command(engine: &Engine, component: &Component) -> Result<(), Gue
             .any(|name| name.split('@').next() == Some(interface))
     };
     if exports_interface("wasi:cli/run") {
-        Ok(())
+        Ok(ComponentKind::Command)
+    } else if exports
+        .iter()
+        .any(|name| super::http::is_served_handler(name))
+    {
+        Ok(ComponentKind::HttpProxy)
     } else if exports_interface("wasi:http/incoming-handler") {
-        Err(GuestError::UnsupportedBinary(
-            "the image is a wasi:http component (it exports wasi:http/incoming-handler); serving HTTP components needs the pod network, which this node does not offer yet".to_owned(),
-        ))
+        Err(GuestError::UnsupportedBinary(format!(
+            "the component exports a wasi:http/incoming-handler of a version this node does not serve (it exports: [{}]); only wasi:http 0.2.x handlers are served",
+            exports.join(", ")
+        )))
     } else {
         Err(GuestError::UnsupportedBinary(format!(
             "the component exports neither wasi:cli/run nor wasi:http/incoming-handler, so it cannot run as a container (it exports: [{}])",
@@ -109,9 +125,35 @@ mod tests {
             wasmtime::Module::new(&engine, r#"(module (func (export "_start")))"#).unwrap();
         assert!(check_core_module(&command).is_ok());
         let library = Component::new(&engine, "(component)").unwrap();
-        let error = require_command(&engine, &library).unwrap_err().to_string();
+        let error = component_kind(&engine, &library).unwrap_err().to_string();
         assert!(
             error.contains("exports neither wasi:cli/run nor wasi:http/incoming-handler"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_component_exporting_a_wasi_http_0_2_handler_is_served() {
+        let engine = engine();
+        let exporting = |name: &str| {
+            let text =
+                format!(r#"(component (instance $handler) (export "{name}" (instance $handler)))"#);
+            Component::new(&engine, text).unwrap()
+        };
+        let handler = exporting("wasi:http/incoming-handler@0.2.4");
+        assert_eq!(
+            component_kind(&engine, &handler).unwrap(),
+            ComponentKind::HttpProxy
+        );
+        let command = exporting("wasi:cli/run@0.2.4");
+        assert_eq!(
+            component_kind(&engine, &command).unwrap(),
+            ComponentKind::Command
+        );
+        let next = exporting("wasi:http/incoming-handler@0.3.0");
+        let error = component_kind(&engine, &next).unwrap_err().to_string();
+        assert!(
+            error.contains("only wasi:http 0.2.x handlers are served"),
             "{error}"
         );
     }

@@ -1,8 +1,11 @@
 //! Guests: compiling an image into something instantiable, and running one container's
-//! guest to its exit under its limits.
+//! guest to its exit under its limits (or, for a wasi:http component, serving its
+//! requests until the container is stopped).
 
 mod engine;
+mod http;
 mod kind;
+mod linking;
 mod output;
 mod run;
 
@@ -13,7 +16,8 @@ use std::sync::{Arc, Mutex};
 pub use engine::{
     EngineSettings, FuelMetering, HostBudget, PoolDemand, PoolSizing, PoolSizingError,
 };
-pub use output::GuestLogOutput;
+pub use http::{DEFAULT_HTTP_PORT, container_http_port};
+pub use output::{CapturedOutput, GuestLogOutput, GuestOutput};
 pub use run::{GuestExit, GuestLaunch, GuestMount};
 
 use run::{P1GuestState, P2GuestState};
@@ -44,6 +48,9 @@ pub enum CompiledGuest {
     P2Command(wasmtime_wasi::p2::bindings::CommandPre<P2GuestState>),
     /// A WASI p1 core module (exports `_start`).
     P1Command(wasmtime::InstancePre<P1GuestState>),
+    /// A wasi:http component (exports `wasi:http/incoming-handler@0.2.x`), served on the
+    /// pod network with an instance per request.
+    HttpProxy(wasmtime_wasi_http::p2::bindings::ProxyPre<P2GuestState>),
 }
 
 /// The node's engine, its linkers and the images compiled so far, by digest.
@@ -71,7 +78,7 @@ impl GuestRuntime {
         let (engine, pool_sizing) = engine::build_engine(settings, fuel_metering)?;
         let link_error = |error: wasmtime::Error| GuestError::Engine(error.to_string());
         let mut component_linker = wasmtime::component::Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut component_linker).map_err(link_error)?;
+        linking::add_wasi_to_linker(&mut component_linker).map_err(link_error)?;
         let mut module_linker = wasmtime::Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut module_linker, |state: &mut P1GuestState| {
             &mut state.wasi
@@ -139,14 +146,19 @@ impl GuestRuntime {
             kind::BinaryFormat::Component => {
                 let component = wasmtime::component::Component::new(&self.engine, &bytes)
                     .map_err(compile_error)?;
-                kind::require_command(&self.engine, &component)?;
+                let component_kind = kind::component_kind(&self.engine, &component)?;
                 let pre = self
                     .component_linker
                     .instantiate_pre(&component)
                     .map_err(link_error)?;
-                let command =
-                    wasmtime_wasi::p2::bindings::CommandPre::new(pre).map_err(link_error)?;
-                Ok(CompiledGuest::P2Command(command))
+                Ok(match component_kind {
+                    kind::ComponentKind::Command => CompiledGuest::P2Command(
+                        wasmtime_wasi::p2::bindings::CommandPre::new(pre).map_err(link_error)?,
+                    ),
+                    kind::ComponentKind::HttpProxy => CompiledGuest::HttpProxy(
+                        wasmtime_wasi_http::p2::bindings::ProxyPre::new(pre).map_err(link_error)?,
+                    ),
+                })
             }
             kind::BinaryFormat::CoreModule => {
                 let module = wasmtime::Module::new(&self.engine, &bytes).map_err(compile_error)?;

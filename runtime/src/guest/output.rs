@@ -1,6 +1,8 @@
-//! A guest's stdout and stderr, written into its container's log.
+//! A guest's stdout and stderr: written into its container's log, or kept in memory
+//! (what an exec probe printed, which goes into the probe's event instead of the log).
 
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -9,17 +11,86 @@ use wasmkube_container_logs::{ContainerLogWriter, LogStream};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
-/// One of a guest's output streams. Log writes are buffered file writes, quick enough to
-/// make inline, so the stream is always ready and never applies back-pressure.
+/// Where a guest's stdout and stderr go.
+#[derive(Clone, Debug)]
+pub enum GuestOutput {
+    /// The container's log.
+    Log(ContainerLogWriter),
+    /// Memory, up to a limit: both streams interleaved as they were written.
+    Captured(CapturedOutput),
+}
+
+impl From<ContainerLogWriter> for GuestOutput {
+    fn from(log: ContainerLogWriter) -> GuestOutput {
+        GuestOutput::Log(log)
+    }
+}
+
+impl GuestOutput {
+    fn write(&self, stream: LogStream, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            GuestOutput::Log(log) => log.write(stream, bytes),
+            GuestOutput::Captured(captured) => {
+                captured.append(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the output once the guest has exited: a log's unfinished lines are written.
+    pub fn close(&self) {
+        if let GuestOutput::Log(log) = self {
+            log.close();
+        }
+    }
+}
+
+/// Output kept in memory. What comes after the limit is dropped without an error, so a
+/// chatty guest is never failed for it (as the kubelet's LimitWriter does).
+#[derive(Clone, Debug)]
+pub struct CapturedOutput {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    limit: usize,
+}
+
+impl CapturedOutput {
+    pub fn new(limit: usize) -> CapturedOutput {
+        CapturedOutput {
+            bytes: Arc::default(),
+            limit,
+        }
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        let mut kept = self.lock();
+        let room = self.limit.saturating_sub(kept.len());
+        kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// What was captured so far, as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.lock()).into_owned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        self.bytes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One of a guest's output streams. Log writes are buffered file writes and captures are
+/// memory copies, quick enough to make inline, so the stream is always ready and never
+/// applies back-pressure.
 #[derive(Clone)]
 pub struct GuestLogOutput {
-    log: ContainerLogWriter,
+    output: GuestOutput,
     stream: LogStream,
 }
 
 impl GuestLogOutput {
-    pub fn new(log: ContainerLogWriter, stream: LogStream) -> GuestLogOutput {
-        GuestLogOutput { log, stream }
+    pub fn new(output: GuestOutput, stream: LogStream) -> GuestLogOutput {
+        GuestLogOutput { output, stream }
     }
 }
 
@@ -46,7 +117,7 @@ impl Pollable for GuestLogOutput {
 
 impl OutputStream for GuestLogOutput {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.log
+        self.output
             .write(self.stream, &bytes)
             .map_err(|error| StreamError::LastOperationFailed(wasmtime::Error::new(error)))
     }
@@ -66,7 +137,11 @@ impl AsyncWrite for GuestLogOutput {
         _context: &mut Context<'_>,
         buffer: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(self.log.write(self.stream, buffer).map(|()| buffer.len()))
+        Poll::Ready(
+            self.output
+                .write(self.stream, buffer)
+                .map(|()| buffer.len()),
+        )
     }
 
     fn poll_flush(self: Pin<&mut Self>, _context: &mut Context<'_>) -> Poll<std::io::Result<()>> {

@@ -4,15 +4,20 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmkube_container_logs::{ContainerLogWriter, LogStream};
+use wasmkube_container_logs::LogStream;
 use wasmtime::Store;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_io::IoView;
 
-use super::{CompiledGuest, FuelMetering, GuestError, GuestLogOutput, GuestRuntime};
+use super::http::PodHttpHooks;
+use super::{CompiledGuest, FuelMetering, GuestError, GuestLogOutput, GuestOutput, GuestRuntime};
 use crate::limits::cpu::{self, CpuQuota, CpuUsage, FUEL_PER_SLICE};
 use crate::limits::memory::{MemoryLimiter, MemoryUsage};
+use crate::network::PodNetwork;
+use crate::network::wasi::{PodSocketsState, PodSocketsView};
 
 /// A host directory the guest sees at `guest_path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,11 +33,18 @@ pub struct GuestLaunch {
     pub env: Vec<(String, String)>,
     pub working_dir: Option<String>,
     pub mounts: Vec<GuestMount>,
-    pub log: ContainerLogWriter,
+    /// Where stdout and stderr go: the container's log, or memory for an exec probe.
+    pub output: GuestOutput,
     pub memory_limit_bytes: u64,
     pub cpu_quota: Option<CpuQuota>,
     pub cpu_usage: Arc<CpuUsage>,
     pub memory_usage: Arc<MemoryUsage>,
+    /// The pod's network; a container without one has every socket refused.
+    pub network: Option<Arc<PodNetwork>>,
+    /// The pod-network port a wasi:http component is served on (see
+    /// [`super::container_http_port`]); None for a run that serves nothing (an exec
+    /// probe), where an HTTP component fails to start.
+    pub http_port: Option<u16>,
 }
 
 /// How a guest ended, in the terms of a container's `Terminated` state.
@@ -60,7 +72,7 @@ impl GuestExit {
         }
     }
 
-    fn start_error(error: &GuestError) -> GuestExit {
+    pub(super) fn start_error(error: &GuestError) -> GuestExit {
         GuestExit {
             exit_code: 128,
             reason: "StartError",
@@ -73,6 +85,31 @@ pub struct P2GuestState {
     wasi: WasiCtx,
     table: ResourceTable,
     memory: MemoryLimiter,
+    network: Option<Arc<PodNetwork>>,
+    http: WasiHttpCtx,
+    http_hooks: PodHttpHooks,
+}
+
+impl P2GuestState {
+    /// Whether the instance tried to grow past the container's memory limit.
+    pub(super) fn memory_exceeded(&self) -> bool {
+        self.memory.exceeded()
+    }
+}
+
+impl IoView for P2GuestState {
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
+impl PodSocketsState for P2GuestState {
+    fn pod_sockets(&mut self) -> PodSocketsView<'_> {
+        PodSocketsView {
+            table: &mut self.table,
+            pod: self.network.as_ref(),
+        }
+    }
 }
 
 impl WasiView for P2GuestState {
@@ -84,19 +121,37 @@ impl WasiView for P2GuestState {
     }
 }
 
+impl WasiHttpView for P2GuestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+}
+
 pub struct P1GuestState {
     pub(super) wasi: WasiP1Ctx,
     memory: MemoryLimiter,
 }
 
-fn wasi_builder(launch: &GuestLaunch) -> Result<WasiCtxBuilder, GuestError> {
+pub(super) fn wasi_builder(launch: &GuestLaunch) -> Result<WasiCtxBuilder, GuestError> {
     let mut builder = WasiCtxBuilder::new();
     builder
         .args(&launch.argv)
         .envs(&launch.env)
-        .stdout(GuestLogOutput::new(launch.log.clone(), LogStream::Stdout))
-        .stderr(GuestLogOutput::new(launch.log.clone(), LogStream::Stderr))
-        // The pod network is the runtime's own; until it exists a guest has none.
+        .stdout(GuestLogOutput::new(
+            launch.output.clone(),
+            LogStream::Stdout,
+        ))
+        .stderr(GuestLogOutput::new(
+            launch.output.clone(),
+            LogStream::Stderr,
+        ))
+        // wasi:sockets is the pod network's own implementation (network/wasi), linked in
+        // place of wasmtime-wasi's; these switches keep wasmtime-wasi's host-network
+        // one (which a p1 module's socket calls would reach) closed.
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
@@ -125,22 +180,12 @@ fn wasi_builder(launch: &GuestLaunch) -> Result<WasiCtxBuilder, GuestError> {
 impl GuestRuntime {
     /// Runs a container's guest until it exits. Dropping the returned future stops the
     /// guest at its next yield point: that is how a container is killed.
+    /// An HTTP component's run lasts as long as its container: it serves requests until
+    /// the future is dropped (`guest/http`).
     pub async fn run(&self, compiled: &CompiledGuest, launch: GuestLaunch) -> GuestExit {
-        let builder = match wasi_builder(&launch) {
-            Ok(builder) => builder,
-            Err(error) => return GuestExit::start_error(&error),
-        };
-        let memory =
-            MemoryLimiter::new(launch.memory_limit_bytes, Arc::clone(&launch.memory_usage));
         let exit = match compiled {
             CompiledGuest::P2Command(command) => {
-                let mut builder = builder;
-                let state = P2GuestState {
-                    wasi: builder.build(),
-                    table: ResourceTable::new(),
-                    memory,
-                };
-                let mut store = match self.metered_store(state, |state| &mut state.memory) {
+                let mut store = match self.p2_store(&launch) {
                     Ok(store) => store,
                     Err(error) => return GuestExit::start_error(&error),
                 };
@@ -157,10 +202,16 @@ impl GuestRuntime {
                 classify(outcome.map(|ran| if ran.is_ok() { 0 } else { 1 }), oom)
             }
             CompiledGuest::P1Command(module) => {
-                let mut builder = builder;
+                let mut builder = match wasi_builder(&launch) {
+                    Ok(builder) => builder,
+                    Err(error) => return GuestExit::start_error(&error),
+                };
                 let state = P1GuestState {
                     wasi: builder.build_p1(),
-                    memory,
+                    memory: MemoryLimiter::new(
+                        launch.memory_limit_bytes,
+                        Arc::clone(&launch.memory_usage),
+                    ),
                 };
                 let mut store = match self.metered_store(state, |state| &mut state.memory) {
                     Ok(store) => store,
@@ -179,9 +230,26 @@ impl GuestRuntime {
                 let oom = store.data().memory.exceeded();
                 classify(outcome.map(|()| 0), oom)
             }
+            CompiledGuest::HttpProxy(proxy) => super::http::serve(self, proxy, &launch).await,
         };
-        launch.log.close();
+        launch.output.close();
         exit
+    }
+
+    /// A store for one p2 instance of the container: its WASI context, memory limit,
+    /// pod network (sockets and outgoing wasi:http) and fuel. An HTTP component gets one
+    /// per request.
+    pub(super) fn p2_store(&self, launch: &GuestLaunch) -> Result<Store<P2GuestState>, GuestError> {
+        let mut builder = wasi_builder(launch)?;
+        let state = P2GuestState {
+            wasi: builder.build(),
+            table: ResourceTable::new(),
+            memory: MemoryLimiter::new(launch.memory_limit_bytes, Arc::clone(&launch.memory_usage)),
+            network: launch.network.clone(),
+            http: WasiHttpCtx::new(),
+            http_hooks: PodHttpHooks::new(launch.network.clone()),
+        };
+        self.metered_store(state, |state| &mut state.memory)
     }
 
     fn metered_store<T: Send>(

@@ -17,7 +17,9 @@ use wasmkube_volumes::{ApiServerVolumeSources, VolumeHost};
 
 use crate::guest::{EngineSettings, GuestRuntime, HostBudget, PoolDemand};
 use crate::limits::NodeDefaultLimits;
+use crate::network::{Ipv4Net, NodeNetwork, NodeNetworkSettings, PodNetworkPortForward};
 use crate::pod::{BackoffSettings, NodeContext};
+use crate::port_forward::PortForwardConnector;
 use crate::resource_usage::ResourceUsageRegistry;
 
 pub use registration::{kubelet_version, node_capacity};
@@ -43,6 +45,19 @@ pub struct NodeAgentConfig {
     pub allowed_host_paths: Vec<PathBuf>,
     /// Threads that run guests, apart from the agent's own.
     pub guest_threads: usize,
+    /// Opens connections to pods' ports for `kubectl port-forward`; by default the pod
+    /// network's own.
+    pub port_forward_connector: Option<Arc<dyn PortForwardConnector>>,
+    /// The node's pod CIDR when it is not left to the node IPAM controller (the kubelet's
+    /// `--pod-cidr`, for a node without a controller manager); a podCIDR on the Node
+    /// object wins.
+    pub pod_cidr: Option<Ipv4Net>,
+    /// Where the pod network's tunnel (pod-to-pod traffic between nodes) listens; port 0
+    /// picks a free port.
+    pub tunnel_listen: SocketAddr,
+    /// The tunnel's address as announced on the Node; the agent sets it once the tunnel
+    /// listens.
+    pub pod_network_tunnel: Option<SocketAddr>,
 }
 
 impl NodeAgentConfig {
@@ -59,6 +74,10 @@ impl NodeAgentConfig {
             max_container_memory_bytes: 4 * 1024 * 1024 * 1024,
             allowed_host_paths: Vec::new(),
             guest_threads: std::thread::available_parallelism().map_or(1, usize::from),
+            port_forward_connector: None,
+            pod_cidr: None,
+            tunnel_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            pod_network_tunnel: None,
         }
     }
 }
@@ -72,6 +91,11 @@ pub enum NodeAgentError {
     },
     #[error("cannot listen for the node endpoint on {address}: {source}")]
     Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot listen for the pod network's tunnel on {address}: {source}")]
+    Tunnel {
         address: SocketAddr,
         source: std::io::Error,
     },
@@ -92,6 +116,8 @@ pub struct NodeAgent {
     pub node_name: String,
     /// Where the node endpoint listens (the real port when 0 was asked for).
     pub endpoint_address: SocketAddr,
+    /// The node's pod network, through which the node (and benchmarks) reach pods.
+    pub network: NodeNetwork,
     /// Held for its drop: the guests stop with the agent.
     _guest_threads: GuestThreads,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -132,9 +158,29 @@ fn directory(path: PathBuf) -> Result<PathBuf, NodeAgentError> {
 
 impl NodeAgent {
     pub async fn start(
-        config: NodeAgentConfig,
+        mut config: NodeAgentConfig,
         client: kube::Client,
     ) -> Result<NodeAgent, NodeAgentError> {
+        let network = NodeNetwork::new(NodeNetworkSettings {
+            node_name: config.node_name.clone(),
+            node_address: config.node_ip,
+        });
+        if let Some(cidr) = config.pod_cidr {
+            network.set_pod_cidr(cidr);
+        }
+        let tunnel_error = |source| NodeAgentError::Tunnel {
+            address: config.tunnel_listen,
+            source,
+        };
+        let tunnel_listener = tokio::net::TcpListener::bind(config.tunnel_listen)
+            .await
+            .map_err(tunnel_error)?;
+        config.pod_network_tunnel = Some(tunnel_listener.local_addr().map_err(tunnel_error)?);
+        if config.port_forward_connector.is_none() {
+            config.port_forward_connector = Some(Arc::new(PodNetworkPortForward {
+                network: network.clone(),
+            }));
+        }
         let data_dir = &config.data_dir;
         let logs = LogRoot::open(&directory(data_dir.join("logs"))?, LogRotation::default())?;
         let listener = tokio::net::TcpListener::bind(config.endpoint_listen)
@@ -195,16 +241,29 @@ impl NodeAgent {
             default_limits: config.default_limits,
             allocatable: capacity,
             resource_usage: resource_usage.clone(),
+            network: network.clone(),
         });
-        let endpoint = crate::endpoint::serve(listener, logs, resource_usage);
+        let endpoint = crate::endpoint::serve(
+            listener,
+            logs,
+            resource_usage,
+            config.port_forward_connector.clone(),
+        );
+        let tunnel = tokio::spawn(crate::network::tunnel::serve(
+            tunnel_listener,
+            network.clone(),
+        ));
+        let network_view =
+            tokio::spawn(crate::network::watch::run(client.clone(), network.clone()));
         let heartbeat = tokio::spawn(keep_node_alive(client, config.clone(), status));
         let pods = tokio::spawn(pods::watch_pods(context));
         tracing::info!(node = %config.node_name, endpoint = %endpoint_address, "node agent started");
         Ok(NodeAgent {
             node_name: config.node_name,
             endpoint_address,
+            network,
             _guest_threads: guest_threads,
-            tasks: vec![endpoint, heartbeat, pods],
+            tasks: vec![endpoint, tunnel, network_view, heartbeat, pods],
         })
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::network::watch::TUNNEL_ANNOTATION;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -133,23 +134,52 @@ pub async fn register_node(
     status: &Value,
 ) -> Result<(), kube::Error> {
     let nodes: Api<Node> = Api::all(client.clone());
-    if nodes.get_opt(&config.node_name).await?.is_none() {
-        let node: Node = serde_json::from_value(json!({
-            "metadata": {
-                "name": config.node_name,
-                "labels": {
-                    "kubernetes.io/hostname": config.node_name,
-                    "kubernetes.io/os": "wasi",
-                    "kubernetes.io/arch": "wasm32",
-                    "node.wasmkube.dev/host-os": std::env::consts::OS,
+    let annotations = match config.pod_network_tunnel {
+        Some(tunnel) => json!({ TUNNEL_ANNOTATION: tunnel.to_string() }),
+        None => json!({}),
+    };
+    match nodes.get_opt(&config.node_name).await? {
+        None => {
+            let node: Node = serde_json::from_value(json!({
+                "metadata": {
+                    "name": config.node_name,
+                    "labels": {
+                        "kubernetes.io/hostname": config.node_name,
+                        "kubernetes.io/os": "wasi",
+                        "kubernetes.io/arch": "wasm32",
+                        "node.wasmkube.dev/host-os": std::env::consts::OS,
+                    },
+                    "annotations": annotations,
                 },
-            },
-        }))
-        .map_err(kube::Error::SerdeError)?;
-        match nodes.create(&PostParams::default(), &node).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(response)) if response.code == 409 => {}
-            Err(error) => return Err(error),
+                "spec": match config.pod_cidr {
+                    Some(cidr) => json!({"podCIDR": cidr.to_string(), "podCIDRs": [cidr.to_string()]}),
+                    None => json!({}),
+                },
+            }))
+            .map_err(kube::Error::SerdeError)?;
+            match nodes.create(&PostParams::default(), &node).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(response)) if response.code == 409 => {}
+                Err(error) => return Err(error),
+            }
+        }
+        // A restarted agent's tunnel may listen on another port: it announces the new one.
+        Some(existing) => {
+            let announced = existing
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|present| present.get(TUNNEL_ANNOTATION));
+            let wanted = annotations.get(TUNNEL_ANNOTATION).and_then(Value::as_str);
+            if wanted.is_some() && announced.map(String::as_str) != wanted {
+                nodes
+                    .patch(
+                        &config.node_name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"metadata": {"annotations": annotations}})),
+                    )
+                    .await?;
+            }
         }
     }
     post_node_status(client, &config.node_name, status).await

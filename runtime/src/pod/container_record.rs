@@ -14,6 +14,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::backoff::{Backoff, BackoffSettings};
+use super::probes::ContainerProbes;
 use crate::guest::GuestExit;
 use crate::limits::cpu::CpuUsage;
 
@@ -56,6 +57,8 @@ pub struct ContainerRecord {
     pub started_instant: Option<Instant>,
     pub running: Option<AbortHandle>,
     pub cpu_usage: Arc<CpuUsage>,
+    /// The current run's probes (none when the container has none, or is not running).
+    pub probes: Option<ContainerProbes>,
 }
 
 impl ContainerRecord {
@@ -77,6 +80,7 @@ impl ContainerRecord {
             started_instant: None,
             running: None,
             cpu_usage: Arc::new(CpuUsage::default()),
+            probes: None,
         }
     }
 
@@ -86,6 +90,18 @@ impl ContainerRecord {
 
     pub fn is_running(&self) -> bool {
         matches!(self.phase, ContainerPhase::Running { .. })
+    }
+
+    /// Whether the container runs and its startup probe, if it has one, has succeeded:
+    /// its `started` status, and the gate for its liveness and readiness probes.
+    pub fn is_started(&self) -> bool {
+        self.is_running() && self.probes.as_ref().is_none_or(|probes| probes.started)
+    }
+
+    /// Whether an app container is ready: started, and its readiness probe, if it has
+    /// one, has succeeded.
+    pub fn is_ready(&self) -> bool {
+        self.is_started() && self.probes.as_ref().is_none_or(|probes| probes.ready)
     }
 
     pub fn terminated(&self) -> Option<&TerminatedRecord> {
@@ -138,6 +154,8 @@ impl ContainerRecord {
                 .forget_if_ran_well(started, Instant::now());
         }
         self.running = None;
+        // The run's probes stop with it.
+        self.probes = None;
         self.phase = ContainerPhase::Terminated(TerminatedRecord {
             exit_code: exit.exit_code,
             reason: exit.reason.to_owned(),
@@ -195,7 +213,7 @@ impl ContainerRecord {
             image_id: self.image_id.clone().unwrap_or_default(),
             container_id: self.ever_started.then(|| self.container_id(pod_uid)),
             ready,
-            started: Some(self.is_running()),
+            started: Some(self.is_started()),
             restart_count: self.restart_count,
             state: Some(state),
             last_state: Some(last_state.unwrap_or_default()),

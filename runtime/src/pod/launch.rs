@@ -11,6 +11,7 @@ use wasmkube_volumes::PodVolumes;
 
 use super::NodeContext;
 use crate::container::environment::{EnvironmentContext, container_argv, container_environment};
+use crate::container::service_links::service_link_variables;
 use crate::guest::{CompiledGuest, GuestLaunch, GuestMount};
 use crate::limits::container_limits;
 use crate::limits::cpu::CpuUsage;
@@ -90,6 +91,7 @@ pub async fn prepare_container(
         node_name: &context.node_name,
         sources: context.volume_sources.as_ref(),
         node_allocatable: &context.allocatable,
+        service_links: service_link_variables(pod, &context.network.cluster().snapshot()),
     };
     let environment = container_environment(&environment_context, container)
         .await
@@ -127,11 +129,13 @@ pub async fn prepare_container(
             env: environment.variables,
             working_dir: container.working_dir.clone(),
             mounts,
-            log,
+            output: log.into(),
             memory_limit_bytes: limits.memory_bytes,
             cpu_quota: limits.cpu,
             cpu_usage,
             memory_usage: Arc::default(),
+            network: None,
+            http_port: Some(crate::guest::container_http_port(container)),
         },
         image_id: format!("{}@{digest}", image_name(image)),
     })

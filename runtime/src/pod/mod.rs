@@ -5,6 +5,7 @@ mod adoption;
 mod backoff;
 mod container_record;
 mod launch;
+pub mod probes;
 mod status;
 mod worker;
 
@@ -21,6 +22,7 @@ pub use worker::{PodWorkerHandle, start_pod_worker};
 
 use crate::guest::GuestRuntime;
 use crate::limits::NodeDefaultLimits;
+use crate::network::NodeNetwork;
 use crate::resource_usage::ResourceUsageRegistry;
 
 /// What every pod worker on a node uses.
@@ -42,4 +44,6 @@ pub struct NodeContext {
     pub allocatable: BTreeMap<String, Quantity>,
     /// The running containers' usage, which the node endpoint reports.
     pub resource_usage: ResourceUsageRegistry,
+    /// The pod network: each pod's IP and sockets.
+    pub network: NodeNetwork,
 }

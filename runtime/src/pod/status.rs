@@ -126,7 +126,7 @@ pub fn pod_conditions(
         .collect();
     let unready: Vec<&ContainerRecord> = containers
         .iter()
-        .filter(|record| !record.is_running())
+        .filter(|record| !record.is_ready())
         .collect();
     let terminal = matches!(phase, "Succeeded" | "Failed");
     let ready = unready.is_empty() && !terminal;

@@ -59,6 +59,9 @@ impl TestCluster {
             maximum: Duration::from_secs(2),
         };
         config.max_pods = 50;
+        // No controller manager runs here to give the node a podCIDR: the kubelet's
+        // standalone `--pod-cidr` does.
+        config.pod_cidr = Some("10.244.0.0/24".parse().expect("a CIDR"));
         // Every test cluster compiles the same guests: one cache spares the repeats.
         config.compilation_cache_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compiled");
         configure(&mut config);

@@ -8,6 +8,7 @@ use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use wasmkube_control_plane::server::ControlPlane;
+use wasmkube_runtime::network::NodeNetwork;
 use wasmkube_runtime::{NodeAgent, NodeAgentConfig};
 
 use super::super::start_control_plane;
@@ -33,7 +34,7 @@ pub enum ControlPlaneHome {
 pub struct BenchCluster {
     /// The node's pods, through the HTTP client.
     pub pods: Api<Pod>,
-    _agent: NodeAgent,
+    agent: NodeAgent,
     /// The control plane when it runs in this process.
     control_plane: Option<ControlPlane>,
     /// The control plane when it runs apart.
@@ -70,12 +71,14 @@ impl BenchCluster {
         };
         let mut config = NodeAgentConfig::new(NODE_NAME.to_owned(), directory.path().join("node"));
         config.max_pods = max_pods;
+        // Room for the ten thousand pods of the density measurement.
+        config.pod_cidr = Some("10.244.0.0/16".parse()?);
         let agent = NodeAgent::start(config, agent_client)
             .await
             .with_context(|| format!("the node agent cannot start with {max_pods} pods"))?;
         Ok(BenchCluster {
             pods: Api::namespaced(http_client(address)?, NAMESPACE),
-            _agent: agent,
+            agent,
             control_plane,
             server,
             _directory: directory,
@@ -88,6 +91,12 @@ impl BenchCluster {
         self.control_plane
             .as_ref()
             .map(|control_plane| control_plane.client.clone())
+    }
+
+    /// The node's pod network, through which the network benchmark reaches its pods
+    /// from the node's side.
+    pub fn network(&self) -> &NodeNetwork {
+        &self.agent.network
     }
 
     /// The resident memory of this process (the node agent's) and, when it runs apart,

@@ -89,13 +89,16 @@ impl DirectRuntime {
             env: Vec::new(),
             working_dir: None,
             mounts: Vec::new(),
-            log: logs
+            output: logs
                 .create_writer("bench", &name, &name, "guest", 0)
-                .context("cannot create the guest's log")?,
+                .context("cannot create the guest's log")?
+                .into(),
             memory_limit_bytes: GUEST_MEMORY_LIMIT_BYTES,
             cpu_quota: quota,
             cpu_usage: Arc::clone(&usage),
             memory_usage: Arc::default(),
+            network: None,
+            http_port: None,
         };
         let runtime = Arc::clone(&self.runtime);
         let testbox = Arc::clone(&self.testbox);

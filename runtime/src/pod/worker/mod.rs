@@ -2,6 +2,8 @@
 //! its stages — volumes, init containers in order, app containers in parallel with
 //! restarts and back-off, then the end — publishing status through `pods/status`.
 
+mod network;
+mod probing;
 mod publish;
 mod termination;
 
@@ -16,10 +18,12 @@ use tokio::time::Instant;
 use wasmkube_volumes::PodVolumes;
 
 use crate::guest::GuestExit;
+use crate::network::PodAttachment;
 use crate::pod::NodeContext;
 use crate::pod::adoption::adopt_container_status;
 use crate::pod::container_record::{ContainerPhase, ContainerRecord};
 use crate::pod::launch::{LogTarget, PreparedContainer, StartFailure, prepare_container};
+use crate::pod::probes::{ExecSandbox, KubeletEvents, PodPortConnector, ProbeReport};
 use crate::pod::status::{Restart, pod_phase};
 use crate::resource_usage::ContainerIdentity;
 
@@ -28,6 +32,9 @@ const VOLUME_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 /// How soon a failed step that has no back-off of its own (mounting volumes, publishing
 /// status) is retried.
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// How soon a pod waiting for the node's podCIDR looks again: the node IPAM controller
+/// gives one within moments of the node registering.
+const NETWORK_RETRY_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The agent's handle on a pod's worker. Dropping it (the agent is stopping) stops the
 /// worker where it is, leaving the pod's volumes and logs for the next agent to adopt.
@@ -100,6 +107,15 @@ struct PodWorker {
     next_volume_check: Instant,
     exits_sender: mpsc::UnboundedSender<ContainerExitMessage>,
     exits: mpsc::UnboundedReceiver<ContainerExitMessage>,
+    /// The kubelet's events about this pod's containers (probe failures, kills).
+    events: Arc<KubeletEvents>,
+    /// How httpGet and tcpSocket probes reach the pod's ports. The pod network provides
+    /// it; until then such probes report that they cannot run.
+    port_connector: Option<Arc<dyn PodPortConnector>>,
+    /// The pod's hold on its IP and sockets, from when it is attached to the network.
+    network: Option<PodAttachment>,
+    probe_reports_sender: mpsc::UnboundedSender<ProbeReport>,
+    probe_reports: mpsc::UnboundedReceiver<ProbeReport>,
 }
 
 pub fn start_pod_worker(context: Arc<NodeContext>, pod: Pod) -> PodWorkerHandle {
@@ -149,6 +165,7 @@ impl PodWorker {
         }
         let already_over = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
         let (exits_sender, exits) = mpsc::unbounded_channel();
+        let (probe_reports_sender, probe_reports) = mpsc::unbounded_channel();
         PodWorker {
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             restart: Restart::from_spec(spec.restart_policy.as_deref()),
@@ -176,6 +193,14 @@ impl PodWorker {
             next_volume_check: Instant::now() + VOLUME_CHECK_INTERVAL,
             exits_sender,
             exits,
+            events: Arc::new(KubeletEvents::new(
+                context.client.clone(),
+                context.node_name.clone(),
+            )),
+            port_connector: None,
+            network: None,
+            probe_reports_sender,
+            probe_reports,
             context,
             pod,
         }
@@ -201,6 +226,7 @@ impl PodWorker {
             }
             tokio::select! {
                 Some(message) = self.exits.recv() => self.container_exited(message),
+                Some(report) = self.probe_reports.recv() => self.probe_reported(report).await,
                 Ok(()) = &mut gone => {
                     // The pod is gone from the API without a graceful deletion.
                     self.stop_everything("the pod was deleted");
@@ -235,6 +261,9 @@ impl PodWorker {
                 return wake;
             }
             wake = wake.min(deadline);
+        }
+        if !self.attach_network() {
+            return now + NETWORK_RETRY_INTERVAL;
         }
         if self.stage == Stage::MountingVolumes {
             if !self.mount_volumes().await {
@@ -343,7 +372,10 @@ impl PodWorker {
         let prepared = futures::future::join_all(preparations).await;
         for (index, result) in ready.into_iter().zip(prepared) {
             match result {
-                Ok(prepared) => self.spawn_guest(init, index, prepared),
+                Ok(mut prepared) => {
+                    prepared.launch.network = self.pod_network();
+                    self.spawn_guest(init, index, prepared);
+                }
                 Err(failure) => {
                     let retry_at = self.start_failed(init, index, failure);
                     // ErrImagePull turns into ImagePullBackOff shortly, as the kubelet shows it.
@@ -381,6 +413,15 @@ impl PodWorker {
             Arc::clone(&prepared.launch.cpu_usage),
             Arc::clone(&prepared.launch.memory_usage),
         );
+        // Exec probes run the container's image again in its sandbox.
+        let probe_sandbox = (!init).then(|| {
+            ExecSandbox::for_launch(
+                Arc::clone(&self.context.guests),
+                self.context.guest_executor.clone(),
+                Arc::clone(&prepared.compiled),
+                &prepared.launch,
+            )
+        });
         let task = self.context.guest_executor.spawn(async move {
             let _registration = registration;
             let exit = guests.run(&prepared.compiled, prepared.launch).await;
@@ -398,6 +439,9 @@ impl PodWorker {
         let record = self.record_mut(init, index);
         record.image_id = Some(prepared.image_id);
         record.started(task.abort_handle());
+        if let Some(sandbox) = probe_sandbox {
+            self.start_probes(index, run, sandbox);
+        }
     }
 
     fn start_failed(&mut self, init: bool, index: usize, failure: StartFailure) -> Instant {
@@ -426,9 +470,11 @@ impl PodWorker {
 
     /// Whether an exit is from the container's current run (not one stopped before).
     fn is_current_run(&self, message: &ContainerExitMessage) -> bool {
-        self.runs.iter().any(|&(init, index, run)| {
-            init == message.init && index == message.index && run == message.run
-        })
+        self.is_current(message.init, message.index, message.run)
+    }
+
+    fn is_current(&self, init: bool, index: usize, run: u64) -> bool {
+        self.runs.contains(&(init, index, run))
     }
 
     fn container_exited(&mut self, message: ContainerExitMessage) {
@@ -436,7 +482,6 @@ impl PodWorker {
             return;
         }
         let uid = self.uid.clone();
-        let pod_key = format!("{}_{}({uid})", self.name(), self.namespace());
         let restart = self.restart;
         let record = self.record_mut(message.init, message.index);
         let exit_code = message.exit.exit_code;
@@ -446,9 +491,16 @@ impl PodWorker {
         } else {
             restart.restarts(exit_code)
         };
-        if !restarts {
-            return;
+        if restarts {
+            self.back_off_restart(message.init, message.index);
         }
+    }
+
+    /// Holds back the restart of a container that ended for its restart back-off (none
+    /// the first time), showing `CrashLoopBackOff` meanwhile.
+    fn back_off_restart(&mut self, init: bool, index: usize) {
+        let pod_key = format!("{}_{}({})", self.name(), self.namespace(), self.uid);
+        let record = self.record_mut(init, index);
         let delay = record.restart_backoff.next_delay();
         if delay.is_zero() {
             return;

@@ -39,7 +39,7 @@ impl PodWorker {
                     let ready = if init {
                         record.succeeded()
                     } else {
-                        record.is_running()
+                        record.is_ready()
                     };
                     serde_json::to_value(record.status(uid, ready)).unwrap_or(Value::Null)
                 })
@@ -56,6 +56,11 @@ impl PodWorker {
             "reason": null,
             "message": null,
         });
+        if let Some(network) = self.pod_network() {
+            let ip = network.ip.to_string();
+            status["podIP"] = json!(ip);
+            status["podIPs"] = json!([{"ip": ip}]);
+        }
         if !self.init.is_empty() {
             status["initContainerStatuses"] = Value::Array(statuses(&self.init, true));
         }

@@ -20,7 +20,7 @@ use crate::pod::launch::{LogTarget, prepare_container};
 const DEFAULT_GRACE_PERIOD_SECONDS: i64 = 30;
 
 impl PodWorker {
-    fn grace_period(&self) -> Duration {
+    pub(super) fn grace_period(&self) -> Duration {
         let seconds = self
             .pod
             .metadata
@@ -83,7 +83,7 @@ impl PodWorker {
 
     /// Runs one preStop hook to its end. `httpGet` and `tcpSocket` hooks need the pod
     /// network, which does not exist yet; they are skipped with a log line.
-    async fn run_hook(&self, container: &Container, hook: &LifecycleHandler) {
+    pub(super) async fn run_hook(&self, container: &Container, hook: &LifecycleHandler) {
         if let Some(sleep) = &hook.sleep {
             tokio::time::sleep(Duration::from_secs(
                 u64::try_from(sleep.seconds).unwrap_or(0),
