@@ -150,6 +150,36 @@ fn services_dns_readiness_node_ports_and_pods_across_two_nodes() {
         "the pods spread over both nodes: {placements}"
     );
 
+    // kubectl shows what the endpoints controllers keep: the ready replicas only.
+    let ready_ips = ok(cluster.kubectl(
+        "kubectl",
+        &[
+            "get",
+            "endpoints",
+            "echo",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.subsets[*].addresses[*].ip}",
+        ],
+    ));
+    assert_eq!(ready_ips.split_whitespace().count(), 3, "{ready_ips}");
+    let slices = ok(cluster.kubectl(
+        "kubectl",
+        &[
+            "get",
+            "endpointslices",
+            "-n",
+            "shop",
+            "-l",
+            "kubernetes.io/service-name=echo",
+        ],
+    ));
+    assert!(
+        slices.contains("IPv4") && slices.contains("8080"),
+        "{slices}"
+    );
+
     let everyone: BTreeSet<String> = node_of.keys().cloned().collect();
     for (client, url) in [
         ("by-namespace", "http://echo.shop/"),

@@ -2,7 +2,8 @@
 //! user would: a Deployment scaled, rolled out and rolled back; Jobs, Indexed and failing;
 //! a pod no node can take; and deletions that take everything owned with them.
 //!
-//! The Deployment's service is testbox sleeping: serving HTTP comes with the pod network.
+//! The Deployment's service is examples/echo, an HTTP server, Ready when its readiness
+//! probe gets an answer over the pod network.
 
 mod support;
 
@@ -55,7 +56,11 @@ spec:
       containers:
       - name: echo
         image: echo:1
-        args: [sleep-forever]
+        ports:
+        - {name: http, containerPort: 8080}
+        readinessProbe:
+          httpGet: {path: /healthz, port: http}
+          periodSeconds: 1
 "#;
 
 /// What a watch of the Deployment's pods has seen: the fewest ready pods and the most
@@ -139,7 +144,10 @@ async fn a_deployment_scales_rolls_out_keeping_its_ready_pods_rolls_back_and_goe
  {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let cluster = Cluster::start(directory.path());
-    push_testbox(&cluster, &["echo:1", "echo:2"]);
+    let echo = guest("echo", WasmTarget::P2).display().to_string();
+    for tag in ["echo:1", "echo:2"] {
+        ok(cluster.wasmkube(&["image", "push", &echo, tag]));
+    }
     apply(&cluster, ECHO_DEPLOYMENT);
     wait_for_ready_replicas(&cluster, 3);
     kubectl(&cluster, &["scale", "deployment/echo", "--replicas=10"]);
