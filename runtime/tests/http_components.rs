@@ -172,7 +172,7 @@ spec:
     - containerPort: 8080
   - name: client
     image: {client}
-    args: ["http://localhost:8080/hello", "--count", "3", "--interval-ms", "100"]
+    args: ["http://localhost:8080/hello", "--count", "3", "--interval-ms", "100", "--wait-for-server-ms", "10000"]
 "#,
             image = http_component(),
             client = echo_client(),

@@ -35,7 +35,7 @@ spec:
     args: ["--port", "8080"]
   - name: client
     image: {client}
-    args: ["{url}", "--count", "{count}", "--interval-ms", "100"]
+    args: ["{url}", "--count", "{count}", "--interval-ms", "100", "--wait-for-server-ms", "10000"]
 "#,
         echo = echo(),
         client = echo_client(),
@@ -252,4 +252,66 @@ async fn egress_is_refused_unless_the_namespace_allows_it() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     server.abort();
+}
+
+#[tokio::test]
+async fn udp_datagrams_travel_inside_a_pod_and_between_pods_of_the_node() {
+    let cluster = TestCluster::start().await;
+    let testbox = support::testbox();
+    cluster
+        .create_pod(&format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: datagrams
+spec:
+  restartPolicy: Never
+  containers:
+  - name: server
+    image: {testbox}
+    args: ["udp-echo", "5353"]
+  - name: client
+    image: {testbox}
+    args: ["udp-ask", "127.0.0.1:5353", "over loopback"]
+"#
+        ))
+        .await;
+    let (code, logs) = client_exit(&cluster, "datagrams").await;
+    assert_eq!(code, 0, "{logs}");
+    assert!(
+        logs.contains("answer from 127.0.0.1:5353: over loopback"),
+        "{logs}"
+    );
+
+    let server_ip = cluster
+        .pods()
+        .get("datagrams")
+        .await
+        .expect("the pod")
+        .status
+        .and_then(|status| status.pod_ip)
+        .expect("an IP");
+    cluster
+        .create_pod(&format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: neighbour
+spec:
+  restartPolicy: Never
+  containers:
+  - name: client
+    image: {testbox}
+    args: ["udp-ask", "{server_ip}:5353", "from next door"]
+"#
+        ))
+        .await;
+    let (code, logs) = client_exit(&cluster, "neighbour").await;
+    assert_eq!(code, 0, "{logs}");
+    assert!(
+        logs.contains(&format!("answer from {server_ip}:5353: from next door")),
+        "{logs}"
+    );
 }

@@ -102,6 +102,13 @@ impl std::error::Error for ExchangeError {}
 
 /// Sends one request to `url` over a new connection: a POST of `data` when there is
 /// some, a GET otherwise.
+impl ExchangeError {
+    /// Whether nothing listened at the address (the connection was refused).
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Self::Connect { error, .. } if error.kind() == ErrorKind::ConnectionRefused)
+    }
+}
+
 pub fn exchange(url: &HttpUrl, data: Option<&str>) -> Result<Answer, ExchangeError> {
     let authority = format!("{}:{}", url.host, url.port);
     // Resolving for every request lets a changed DNS answer, or a new Service address,

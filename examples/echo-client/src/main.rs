@@ -32,7 +32,12 @@ fn main() -> ExitCode {
     let mut requests_sent: u64 = 0;
     loop {
         requests_sent += 1;
-        match exchange::exchange(&settings.url, settings.data.as_deref()) {
+        let outcome = if requests_sent == 1 {
+            first_exchange(&settings)
+        } else {
+            exchange::exchange(&settings.url, settings.data.as_deref())
+        };
+        match outcome {
             Ok(answer) => {
                 every_request_succeeded &= settings.accepts(answer.status);
                 let first_line = answer.first_body_line();
@@ -56,5 +61,21 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// The first request, retried while the connection is refused for up to
+/// `--wait-for-server-ms`: a sidecar's server may not listen yet.
+fn first_exchange(
+    settings: &settings::Settings,
+) -> Result<exchange::Answer, exchange::ExchangeError> {
+    let started = std::time::Instant::now();
+    loop {
+        match exchange::exchange(&settings.url, settings.data.as_deref()) {
+            Err(error) if error.is_refused() && started.elapsed() < settings.wait_for_server => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            outcome => return outcome,
+        }
     }
 }

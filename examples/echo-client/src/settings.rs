@@ -1,5 +1,5 @@
 //! echo-client's command line: `URL [--count N] [--interval-ms MS] [--data TEXT]
-//! [--expect-status CODE]`, each flag also as `--name=value`.
+//! [--expect-status CODE] [--wait-for-server-ms MS]`, each flag also as `--name=value`.
 
 use std::fmt;
 use std::time::Duration;
@@ -8,11 +8,15 @@ use crate::url::{HttpUrl, UrlError, parse_http_url};
 
 pub const USAGE: &str = "\
 Usage: echo-client URL [--count N] [--interval-ms MS] [--data TEXT] [--expect-status CODE]
+                  [--wait-for-server-ms MS]
   URL                   http://host[:port][/path]; the host is resolved before each request
   --count N             requests to send, each over a new connection (default 1; 0: forever)
   --interval-ms MS      pause between requests (default 1000)
   --data TEXT           send a POST with TEXT as its body instead of a GET
   --expect-status CODE  count only CODE as success (default: any 2xx)
+  --wait-for-server-ms MS
+                        before the first request, retry a refused connection for up to
+                        MS (a sidecar starts beside its server, which may not listen yet)
 Prints `<status> <first line of the body>` per request, or the error with the address
 tried; exits 0 when every request succeeded, 1 otherwise, 2 on a bad command line.
 ";
@@ -41,6 +45,8 @@ pub struct Settings {
     pub data: Option<String>,
     /// The one status that counts as success; `None` accepts any 2xx.
     pub expected_status: Option<u16>,
+    /// How long the first request may retry a refused connection.
+    pub wait_for_server: Duration,
 }
 
 impl Settings {
@@ -90,6 +96,7 @@ pub fn parse_arguments(arguments: &[String]) -> Result<Command, SettingsError> {
     let mut interval = DEFAULT_INTERVAL;
     let mut data = None;
     let mut expected_status = None;
+    let mut wait_for_server = Duration::ZERO;
     let mut remaining = arguments.iter();
     while let Some(argument) = remaining.next() {
         if argument == "-h" || argument == "--help" {
@@ -116,6 +123,9 @@ pub fn parse_arguments(arguments: &[String]) -> Result<Command, SettingsError> {
             "--count" => count = parse_number(flag, &value()?)?,
             "--interval-ms" => interval = Duration::from_millis(parse_number(flag, &value()?)?),
             "--data" => data = Some(value()?),
+            "--wait-for-server-ms" => {
+                wait_for_server = Duration::from_millis(parse_number(flag, &value()?)?);
+            }
             "--expect-status" => {
                 let status = parse_number(flag, &value()?)?;
                 expected_status = Some(
@@ -137,6 +147,7 @@ pub fn parse_arguments(arguments: &[String]) -> Result<Command, SettingsError> {
         interval,
         data,
         expected_status,
+        wait_for_server,
     }))
 }
 
@@ -193,6 +204,9 @@ mod tests {
         assert_eq!(parsed.data.as_deref(), Some("a=b"));
         assert!(parsed.accepts(503));
         assert!(!parsed.accepts(200));
+        assert_eq!(parsed.wait_for_server, Duration::ZERO);
+        let waiting = settings(&["http://a", "--wait-for-server-ms", "3000"]);
+        assert_eq!(waiting.wait_for_server, Duration::from_secs(3));
     }
 
     #[test]

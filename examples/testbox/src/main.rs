@@ -4,9 +4,11 @@
 
 mod arguments;
 mod cpu;
+mod datagrams;
 mod escape;
 mod files;
 mod memory;
+mod network;
 mod process;
 
 use std::process::ExitCode;
@@ -17,7 +19,7 @@ use arguments::AppletError;
 type Applet = fn(&[String]) -> Result<ExitCode, AppletError>;
 
 /// Every applet by name, in the order the usage lists them.
-const APPLETS: [(&str, Applet); 21] = [
+const APPLETS: [(&str, Applet); 25] = [
     ("echo", process::echo),
     ("env", process::env),
     ("pwd", process::pwd),
@@ -37,6 +39,10 @@ const APPLETS: [(&str, Applet); 21] = [
     ("alloc", memory::alloc),
     ("memory-bomb", memory::memory_bomb),
     ("escape", escape::escape),
+    ("tcp-sink", network::tcp_sink),
+    ("tcp-source", network::tcp_source),
+    ("udp-echo", datagrams::udp_echo),
+    ("udp-ask", datagrams::udp_ask),
     ("help", help),
     ("--help", help),
 ];
@@ -100,4 +106,8 @@ applets:
   hash-count ROUNDS               hash a 4 KiB buffer that many times, print the hash
   alloc MEBIBYTES                 allocate and touch that much memory, then exit 0
   memory-bomb                     allocate memory until stopped
-  escape DIR                      try every way out of DIR (exit 3 if one works)";
+  escape DIR                      try every way out of DIR (exit 3 if one works)
+  tcp-sink PORT                   read one connection on 127.0.0.1:PORT, print bytes and time
+  tcp-source ADDRESS:PORT MIB     send MIB mebibytes to ADDRESS:PORT, print bytes and time
+  udp-echo PORT                   answer every UDP datagram on PORT with its own bytes
+  udp-ask ADDRESS MESSAGE         send MESSAGE over UDP to ADDRESS, print the answer";

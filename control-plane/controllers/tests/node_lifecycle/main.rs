@@ -349,14 +349,20 @@ async fn admission_adds_the_configured_default_tolerations_only_where_missing() 
     );
 
     // A replace that leaves the spec as it was keeps the tolerations as they are.
-    let mut plain = pods.get("plain").await.expect("the pod");
-    plain
-        .labels_mut()
-        .insert("touched".to_owned(), "yes".to_owned());
-    let replaced = pods
-        .replace("plain", &PostParams::default(), &plain)
-        .await
-        .expect("the pod is replaced");
+    // The scheduler and the hollow node write the pod too: a 409 means read it again.
+    let mut attempts = 0;
+    let replaced = loop {
+        attempts += 1;
+        let mut plain = pods.get("plain").await.expect("the pod");
+        plain
+            .labels_mut()
+            .insert("touched".to_owned(), "yes".to_owned());
+        match pods.replace("plain", &PostParams::default(), &plain).await {
+            Ok(replaced) => break replaced,
+            Err(kube::Error::Api(response)) if response.code == 409 && attempts < 10 => {}
+            Err(error) => panic!("the pod is replaced: {error}"),
+        }
+    };
     assert_eq!(
         serde_json::to_value(replaced.spec.and_then(|spec| spec.tolerations))
             .expect("tolerations as JSON"),

@@ -57,6 +57,9 @@ impl Pollable for IncomingDatagramStream {
 
 pub struct OutgoingDatagramStream {
     pod: Arc<PodNetwork>,
+    /// The bound address; when unspecified, each datagram's source is the pod's address
+    /// on the destination's side (loopback for loopback, else the pod IP), as a kernel
+    /// picks it.
     source: SocketAddr,
     peer: Option<SocketAddr>,
     family: IpAddressFamily,
@@ -159,11 +162,6 @@ impl udp::HostUdpSocket for PodSocketsView<'_> {
             return Err(ErrorCode::InvalidState.into());
         };
         bound.peer = peer;
-        let source_ip = if bound.lease.ip.is_unspecified() {
-            IpAddr::V4(pod.ip)
-        } else {
-            bound.lease.ip
-        };
         let incoming = IncomingDatagramStream {
             inbox: Arc::clone(&bound.inbox),
             peer,
@@ -171,7 +169,7 @@ impl udp::HostUdpSocket for PodSocketsView<'_> {
         };
         let outgoing = OutgoingDatagramStream {
             pod,
-            source: SocketAddr::new(source_ip, bound.lease.port),
+            source: SocketAddr::new(bound.lease.ip, bound.lease.port),
             peer,
             family,
             permits: 0,
@@ -360,6 +358,16 @@ impl udp::HostOutgoingDatagramStream for PodSocketsView<'_> {
 /// the node; anything else is dropped, as an unroutable datagram is.
 fn deliver(pod: &Arc<PodNetwork>, source: SocketAddr, destination: SocketAddr, data: Vec<u8>) {
     let destination_ip = canonical(destination.ip());
+    let source = if source.ip().is_unspecified() {
+        let ip = if destination_ip.is_loopback() {
+            destination_ip
+        } else {
+            IpAddr::V4(pod.ip)
+        };
+        SocketAddr::new(ip, source.port())
+    } else {
+        source
+    };
     let receiver = match pod.scope_of(destination_ip) {
         Some(scope) => pod.udp_receiver(scope, destination.port()),
         None => match destination_ip {
