@@ -96,14 +96,18 @@ impl Wake for SliceWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.polling.load(Ordering::Acquire) {
-            self.woke_while_polling.store(true, Ordering::Release);
-        } else {
-            self.task
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .wake_by_ref();
+        if self.polling.load(Ordering::SeqCst) {
+            self.woke_while_polling.store(true, Ordering::SeqCst);
+            // The poll may have ended between the load and the store, after the poller
+            // took the flag: then nobody would see it, so the task is woken as well.
+            if self.polling.load(Ordering::SeqCst) {
+                return;
+            }
         }
+        self.task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .wake_by_ref();
     }
 }
 
@@ -152,17 +156,17 @@ impl<F: Future> Future for CpuMetered<F> {
                 task.clone_from(context.waker());
             }
         }
-        self.slice_waker.polling.store(true, Ordering::Release);
+        self.slice_waker.polling.store(true, Ordering::SeqCst);
         let waker = self.waker.clone();
         let mut guest_context = Context::from_waker(&waker);
         let slice_start = ThreadTime::now();
         let result = self.guest.as_mut().poll(&mut guest_context);
         let slice = slice_start.elapsed();
-        self.slice_waker.polling.store(false, Ordering::Release);
+        self.slice_waker.polling.store(false, Ordering::SeqCst);
         let yielded = self
             .slice_waker
             .woke_while_polling
-            .swap(false, Ordering::AcqRel);
+            .swap(false, Ordering::SeqCst);
         self.used_in_period += slice;
         self.usage.used_nanoseconds.fetch_add(
             u64::try_from(slice.as_nanos()).unwrap_or(u64::MAX),
