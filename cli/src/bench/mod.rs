@@ -1,11 +1,13 @@
 //! `wasmkube bench`: the control plane's benchmark. It starts the control plane in this
 //! process on a fresh store and measures, over real HTTP, durable creates per second at
 //! several client counts and how fast watch events reach many watchers.
-//! `wasmkube bench node` measures the node agent instead (see `node`), and `wasmkube
-//! bench scheduler` the scheduler (see `scheduler`).
+//! `wasmkube bench node` measures the node agent instead (see `node`), `wasmkube bench
+//! scheduler` the scheduler (see `scheduler`), and `wasmkube bench network` the pod
+//! network (see `network`).
 
 mod connection;
 mod creates;
+mod network;
 mod node;
 mod samples;
 mod scheduler;
@@ -71,6 +73,9 @@ enum BenchTarget {
     /// Benchmark the scheduler: hollow nodes registered through the API, then pods created
     /// without a node, timed until every one is seen bound.
     Scheduler(scheduler::SchedulerBenchArgs),
+    /// Benchmark the pod network: an echo server's requests per second and latency
+    /// through a Service, to its pod IP and natively, and loopback throughput in a pod.
+    Network(network::NetworkBenchArgs),
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -122,6 +127,9 @@ pub async fn run(arguments: BenchArgs) -> anyhow::Result<i32> {
         Some(BenchTarget::Node(node_arguments)) => return node::run(node_arguments).await,
         Some(BenchTarget::Scheduler(scheduler_arguments)) => {
             return scheduler::run(scheduler_arguments).await;
+        }
+        Some(BenchTarget::Network(network_arguments)) => {
+            return network::run(network_arguments).await;
         }
         None => {}
     }

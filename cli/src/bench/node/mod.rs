@@ -8,7 +8,7 @@
 //! where no Rust toolchain is), so `cargo build --release --manifest-path
 //! examples/Cargo.toml --target wasm32-wasip2` comes first.
 
-mod cluster;
+pub(super) mod cluster;
 mod cpu_limits;
 mod deployment;
 mod direct;
@@ -38,7 +38,7 @@ use startup::POD_START_TIMEOUT;
 
 /// Where `cargo build --release --manifest-path examples/Cargo.toml --target
 /// wasm32-wasip2` puts the guests, in the checkout this binary was built from.
-const DEFAULT_GUEST_DIR: &str = concat!(
+pub(super) const DEFAULT_GUEST_DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../examples/target/wasm32-wasip2/release"
 );
@@ -131,7 +131,7 @@ fn testbox(guest_dir: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(&path).with_context(|| format!("cannot make {} absolute", path.display()))
 }
 
-fn file_image(path: &Path) -> String {
+pub(super) fn file_image(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
