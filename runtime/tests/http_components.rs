@@ -74,14 +74,6 @@ spec:
     )
 }
 
-async fn client_exit(cluster: &TestCluster, pod: &str) -> (i32, String) {
-    let finished = cluster
-        .wait_for(pod, TIMEOUT, |pod| terminated(pod, "client").is_some())
-        .await;
-    let exit = terminated(&finished, "client").expect("the client ended");
-    (exit.exit_code, cluster.logs(pod, "client").await)
-}
-
 /// Waits until the pod runs and has an IP.
 async fn running_pod_ip(cluster: &TestCluster, name: &str) -> Ipv4Addr {
     let pod = cluster
@@ -178,7 +170,7 @@ spec:
             client = echo_client(),
         ))
         .await;
-    let (code, logs) = client_exit(&cluster, "web").await;
+    let (code, logs) = support::client_exit(&cluster, "web").await;
     assert_eq!(code, 0, "the client beside the component failed:\n{logs}");
     assert_eq!(
         logs.matches("200 echo from web: GET /hello").count(),
@@ -194,7 +186,7 @@ spec:
             r#", "--expect-status", "503""#,
         ))
         .await;
-    let (code, logs) = client_exit(&cluster, "caller").await;
+    let (code, logs) = support::client_exit(&cluster, "caller").await;
     assert_eq!(code, 0, "another pod did not get the 503:\n{logs}");
     assert!(
         logs.contains("503 echo from web: GET /status/503"),

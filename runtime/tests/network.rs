@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{TestCluster, guest_image, phase, terminated};
+use support::{TestCluster, guest_image, phase};
 use wasmkube_wasm_guests::WasmTarget;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -61,14 +61,6 @@ spec:
     )
 }
 
-async fn client_exit(cluster: &TestCluster, pod: &str) -> (i32, String) {
-    let finished = cluster
-        .wait_for(pod, TIMEOUT, |pod| terminated(pod, "client").is_some())
-        .await;
-    let exit = terminated(&finished, "client").expect("the client ended");
-    (exit.exit_code, cluster.logs(pod, "client").await)
-}
-
 #[tokio::test]
 async fn containers_of_a_pod_talk_over_localhost_and_ports_do_not_collide_between_pods() {
     let cluster = TestCluster::start().await;
@@ -88,7 +80,7 @@ async fn containers_of_a_pod_talk_over_localhost_and_ports_do_not_collide_betwee
         ))
         .await;
     for pod in ["first", "second"] {
-        let (code, logs) = client_exit(&cluster, pod).await;
+        let (code, logs) = support::client_exit(&cluster, pod).await;
         assert_eq!(code, 0, "{pod}'s client failed:\n{logs}");
         assert_eq!(
             logs.matches("200 ").count(),
@@ -141,7 +133,7 @@ async fn a_pod_reaches_another_pods_ip_and_sees_the_callers_pod_ip() {
             &format!("http://{server_ip}:8080/from-caller"),
         ))
         .await;
-    let (code, logs) = client_exit(&cluster, "caller").await;
+    let (code, logs) = support::client_exit(&cluster, "caller").await;
     assert_eq!(code, 0, "the caller failed:\n{logs}");
     assert!(logs.contains("server"), "the server pod answered:\n{logs}");
 }
@@ -162,7 +154,7 @@ async fn the_hosts_loopback_is_out_of_a_pods_reach() {
             &format!("http://127.0.0.1:{host_port}/"),
         ))
         .await;
-    let (code, logs) = client_exit(&cluster, "prober").await;
+    let (code, logs) = support::client_exit(&cluster, "prober").await;
     assert_eq!(code, 1, "the host's service must not answer:\n{logs}");
     assert!(logs.contains("error"), "{logs}");
     assert!(logs.to_lowercase().contains("refused"), "{logs}");
@@ -216,7 +208,7 @@ async fn egress_is_refused_unless_the_namespace_allows_it() {
     let server = tokio::spawn(serve_outside(listener));
 
     cluster.create_pod(&client_only("refused", &url)).await;
-    let (code, logs) = client_exit(&cluster, "refused").await;
+    let (code, logs) = support::client_exit(&cluster, "refused").await;
     assert_eq!(code, 1, "egress must be refused by default:\n{logs}");
     assert!(
         logs.to_lowercase().contains("permission denied"),
@@ -240,7 +232,7 @@ async fn egress_is_refused_unless_the_namespace_allows_it() {
         attempt += 1;
         let name = format!("allowed-{attempt}");
         cluster.create_pod(&client_only(&name, &url)).await;
-        let (code, logs) = client_exit(&cluster, &name).await;
+        let (code, logs) = support::client_exit(&cluster, &name).await;
         if code == 0 {
             assert!(logs.contains("200 outside"), "{logs}");
             break;
@@ -277,7 +269,7 @@ spec:
 "#
         ))
         .await;
-    let (code, logs) = client_exit(&cluster, "datagrams").await;
+    let (code, logs) = support::client_exit(&cluster, "datagrams").await;
     assert_eq!(code, 0, "{logs}");
     assert!(
         logs.contains("answer from 127.0.0.1:5353: over loopback"),
@@ -308,7 +300,7 @@ spec:
 "#
         ))
         .await;
-    let (code, logs) = client_exit(&cluster, "neighbour").await;
+    let (code, logs) = support::client_exit(&cluster, "neighbour").await;
     assert_eq!(code, 0, "{logs}");
     assert!(
         logs.contains(&format!("answer from {server_ip}:5353: from next door")),

@@ -207,3 +207,15 @@ pub fn terminated(
         .terminated
         .clone()
 }
+
+/// Waits for the container named `client` of `pod` to end (a minute at most), and
+/// returns its exit code and its log.
+pub async fn client_exit(cluster: &TestCluster, pod: &str) -> (i32, String) {
+    let finished = cluster
+        .wait_for(pod, Duration::from_secs(60), |pod| {
+            terminated(pod, "client").is_some()
+        })
+        .await;
+    let exit = terminated(&finished, "client").expect("the client ended");
+    (exit.exit_code, cluster.logs(pod, "client").await)
+}
