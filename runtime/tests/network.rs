@@ -307,3 +307,37 @@ spec:
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn the_servers_allow_egress_flag_lets_every_pod_out() {
+    let api = wasmkube_control_plane::api::ApiOptions {
+        allow_egress: true,
+        ..Default::default()
+    };
+    let cluster = TestCluster::start_with_api(api, |_| {}).await;
+    let host = host_outward_address();
+    let listener = tokio::net::TcpListener::bind((host, 0))
+        .await
+        .expect("a listener on the host's outward address");
+    let url = format!("http://{}/", listener.local_addr().expect("its address"));
+    let server = tokio::spawn(serve_outside(listener));
+    // The namespace carries no egress label: the cluster-wide policy lets the pod out,
+    // once the node has read it (its watch starts with the agent, before any pod).
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let name = format!("out-{attempt}");
+        cluster.create_pod(&client_only(&name, &url)).await;
+        let (code, logs) = support::client_exit(&cluster, &name).await;
+        if code == 0 {
+            assert!(logs.contains("200 outside"), "{logs}");
+            break;
+        }
+        assert!(
+            attempt < 3,
+            "egress stayed refused under --allow-egress:\n{logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    server.abort();
+}

@@ -27,10 +27,18 @@ pub struct TestCluster {
 
 /// A control plane on a fresh store under `directory`.
 pub async fn start_control_plane(directory: &std::path::Path) -> ControlPlane {
+    start_control_plane_with(directory, ApiOptions::default()).await
+}
+
+/// A control plane with the API server's settings (its flags) as given.
+pub async fn start_control_plane_with(
+    directory: &std::path::Path,
+    api: ApiOptions,
+) -> ControlPlane {
     start(ControlPlaneOptions {
         data_dir: directory.join("server"),
         listen: "127.0.0.1:0".parse().expect("an address"),
-        api: ApiOptions::default(),
+        api,
         compaction_interval: Duration::from_secs(300),
     })
     .await
@@ -51,8 +59,16 @@ impl TestCluster {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut NodeAgentConfig)) -> TestCluster {
+        TestCluster::start_with_api(ApiOptions::default(), configure).await
+    }
+
+    /// A cluster whose API server has these settings (`--allow-egress`, say).
+    pub async fn start_with_api(
+        api: ApiOptions,
+        configure: impl FnOnce(&mut NodeAgentConfig),
+    ) -> TestCluster {
         let directory = tempfile::tempdir().expect("a temporary directory");
-        let control_plane = start_control_plane(directory.path()).await;
+        let control_plane = start_control_plane_with(directory.path(), api).await;
         let mut config = NodeAgentConfig::new(NODE_NAME.to_owned(), directory.path().join("node"));
         config.backoff = BackoffSettings {
             initial: Duration::from_millis(500),
