@@ -96,6 +96,9 @@ impl EgressPolicy {
 #[derive(Debug, Default)]
 pub struct ClusterSnapshot {
     services_by_ip: HashMap<Ipv4Addr, Arc<ServiceEntry>>,
+    /// Each TCP Service port's ready endpoints, listed once per snapshot rather than on
+    /// every connection.
+    backends: HashMap<ServicePortKey, Arc<[SocketAddr]>>,
     services_by_name: HashMap<(String, String), Arc<ServiceEntry>>,
     nodes: Vec<NodeRoute>,
     pub egress: EgressPolicy,
@@ -111,6 +114,11 @@ impl ClusterSnapshot {
         for service in services {
             let service = Arc::new(service);
             if let Some(ip) = service.cluster_ip {
+                for port in service.ports.iter().filter(|port| port.protocol == "TCP") {
+                    snapshot
+                        .backends
+                        .insert((ip, port.port), service.ready_backends(&port.name).into());
+                }
                 snapshot.services_by_ip.insert(ip, Arc::clone(&service));
             }
             snapshot
@@ -158,18 +166,13 @@ impl ClusterSnapshot {
             }
             return Ok(None);
         };
-        let service_port = service
-            .ports
-            .iter()
-            .find(|candidate| candidate.port == port && candidate.protocol == "TCP")
-            .ok_or(ConnectError::Refused)?;
-        let backends = service.ready_backends(&service_port.name);
+        let key = (ip, port);
+        let backends = self.backends.get(&key).ok_or(ConnectError::Refused)?;
         if backends.is_empty() {
             return Err(ConnectError::Refused);
         }
-        let key = (ip, port);
         if let Some(timeout) = service.client_ip_affinity {
-            if let Some(chosen) = view.affinity(key, client, timeout, &backends) {
+            if let Some(chosen) = view.affinity(key, client, timeout, backends) {
                 return Ok(Some(chosen));
             }
             let chosen = backends[view.next_index(key) % backends.len()];

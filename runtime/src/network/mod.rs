@@ -26,7 +26,7 @@ pub mod watch;
 
 pub use connectors::PodNetworkPortForward;
 pub use ipnet::Ipv4Net;
-pub use node::{AttachError, NodeNetwork, NodeNetworkSettings, PodAttachment};
+pub use node::{AttachError, NodeNetwork, NodeNetworkSettings};
 pub use pipe::VirtualStream;
 pub use pod::{BindError, BindScope, IncomingConnection, PodNetwork, TcpPortLease};
 

@@ -75,8 +75,9 @@ impl NodeNetworkShared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Returns a pod's IP to the pool: called when the last holder of its network (the
+    /// pod worker, a container's socket, a probe) lets go of it.
     pub(super) fn release(&self, ip: Ipv4Addr) {
-        self.allocated().remove(&ip);
         let mut pods = self
             .pods_by_ip
             .write()
@@ -84,6 +85,7 @@ impl NodeNetworkShared {
         if pods.get(&ip).is_some_and(|pod| pod.strong_count() == 0) {
             pods.remove(&ip);
         }
+        self.allocated().remove(&ip);
     }
 }
 
@@ -91,22 +93,6 @@ impl NodeNetworkShared {
 #[derive(Clone)]
 pub struct NodeNetwork {
     pub(super) shared: Arc<NodeNetworkShared>,
-}
-
-/// A pod's hold on its network and IP: the IP goes back to the pool when the last
-/// holder (the pod worker, a container's sockets) lets go.
-pub struct PodAttachment {
-    pub network: Arc<PodNetwork>,
-}
-
-impl Drop for PodAttachment {
-    fn drop(&mut self) {
-        if Arc::strong_count(&self.network) == 1
-            && let Some(node) = self.network.node()
-        {
-            node.release(self.network.ip);
-        }
-    }
 }
 
 impl NodeNetwork {
@@ -155,7 +141,7 @@ impl NodeNetwork {
         &self,
         identity: PodIdentity,
         previous_ip: Option<Ipv4Addr>,
-    ) -> Result<PodAttachment, AttachError> {
+    ) -> Result<Arc<PodNetwork>, AttachError> {
         let cidr = self.shared.pod_cidr().ok_or(AttachError::NoPodCidr)?;
         let ip = {
             let mut allocated = self.shared.allocated();
@@ -178,7 +164,7 @@ impl NodeNetwork {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(ip, Arc::downgrade(&network));
-        Ok(PodAttachment { network })
+        Ok(network)
     }
 
     /// The network of this node's pod with this IP.
@@ -281,4 +267,58 @@ async fn connect_to_pod_ip(
         .clone()
         .ok_or(ConnectError::Unreachable)?;
     tunnel::connect(tunnel_address, &token, source, destination).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(name: &str) -> PodIdentity {
+        PodIdentity {
+            namespace: "default".to_owned(),
+            name: name.to_owned(),
+            uid: name.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_pods_ip_returns_to_the_pool_only_when_its_last_holder_lets_go() {
+        let network = NodeNetwork::new(NodeNetworkSettings {
+            node_name: "node".to_owned(),
+            node_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        });
+        network.set_pod_cidr("10.244.0.0/24".parse().expect("a CIDR"));
+        let first = network.attach_pod(identity("first"), None).expect("an IP");
+        assert_eq!(
+            first.ip,
+            Ipv4Addr::new(10, 244, 0, 2),
+            "the network and gateway addresses are skipped"
+        );
+        // A socket of the pod still holds its network after the worker let go.
+        let held_by_a_socket = Arc::clone(&first);
+        drop(first);
+        let second = network.attach_pod(identity("second"), None).expect("an IP");
+        assert_eq!(
+            second.ip,
+            Ipv4Addr::new(10, 244, 0, 3),
+            "the held IP is not given again"
+        );
+        assert!(network.pod(Ipv4Addr::new(10, 244, 0, 2)).is_some());
+        drop(held_by_a_socket);
+        assert!(network.pod(Ipv4Addr::new(10, 244, 0, 2)).is_none());
+        let third = network.attach_pod(identity("third"), None).expect("an IP");
+        assert_eq!(
+            third.ip,
+            Ipv4Addr::new(10, 244, 0, 2),
+            "the released IP is free again"
+        );
+        let adopted = network
+            .attach_pod(identity("adopted"), Some(Ipv4Addr::new(10, 244, 0, 9)))
+            .expect("an IP");
+        assert_eq!(
+            adopted.ip,
+            Ipv4Addr::new(10, 244, 0, 9),
+            "an adopted pod keeps its IP"
+        );
+    }
 }

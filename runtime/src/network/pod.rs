@@ -72,6 +72,16 @@ pub struct PodNetwork {
     node: Weak<NodeNetworkShared>,
 }
 
+impl Drop for PodNetwork {
+    /// The IP goes back to the pool only once nothing holds the pod's network any more,
+    /// whoever lets go last.
+    fn drop(&mut self) {
+        if let Some(node) = self.node.upgrade() {
+            node.release(self.ip);
+        }
+    }
+}
+
 /// A bound TCP port: releases the port when dropped, so a guest's socket going away
 /// (closed, or its container killed) frees what it held.
 pub struct TcpPortLease {

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use wasmkube_volumes::PodVolumes;
 
 use crate::guest::GuestExit;
-use crate::network::PodAttachment;
+use crate::network::PodNetwork;
 use crate::pod::NodeContext;
 use crate::pod::adoption::adopt_container_status;
 use crate::pod::container_record::{ContainerPhase, ContainerRecord};
@@ -112,8 +112,9 @@ struct PodWorker {
     /// How httpGet and tcpSocket probes reach the pod's ports. The pod network provides
     /// it; until then such probes report that they cannot run.
     port_connector: Option<Arc<dyn PodPortConnector>>,
-    /// The pod's hold on its IP and sockets, from when it is attached to the network.
-    network: Option<PodAttachment>,
+    /// The pod's network (its IP and sockets), from when it is attached; its IP returns
+    /// to the node's pool when the last holder lets go.
+    network: Option<Arc<PodNetwork>>,
     probe_reports_sender: mpsc::UnboundedSender<ProbeReport>,
     probe_reports: mpsc::UnboundedReceiver<ProbeReport>,
 }

@@ -30,10 +30,9 @@ impl PodWorker {
             uid: self.uid.clone(),
         };
         match self.context.network.attach_pod(identity, previous_ip) {
-            Ok(attachment) => {
-                let network = Arc::clone(&attachment.network);
+            Ok(network) => {
                 self.port_connector = Some(Arc::clone(&network) as Arc<dyn PodPortConnector>);
-                self.network = Some(attachment);
+                self.network = Some(Arc::clone(&network));
                 self.show_pod_ip(&network);
                 true
             }
@@ -56,9 +55,7 @@ impl PodWorker {
 
     /// The pod's network, for its containers' sockets.
     pub(super) fn pod_network(&self) -> Option<Arc<PodNetwork>> {
-        self.network
-            .as_ref()
-            .map(|attachment| Arc::clone(&attachment.network))
+        self.network.clone()
     }
 
     /// Puts the IP in this worker's copy of the pod, so that the downward API
