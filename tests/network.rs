@@ -67,6 +67,17 @@ spec:
   selector: {app: echo}
   ports:
   - {name: web, port: 80, targetPort: http}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: echo-lb
+  namespace: shop
+spec:
+  type: LoadBalancer
+  selector: {app: echo}
+  ports:
+  - {name: web, port: 8000, targetPort: http}
 "#;
 
 fn client_pod(name: &str, url: &str) -> String {
@@ -241,6 +252,38 @@ fn services_dns_readiness_node_ports_and_pods_across_two_nodes() {
         replicas.iter().any(|pod| answer.contains(pod.as_str())),
         "a ready replica answered the NodePort: {answer}"
     );
+
+    // A LoadBalancer Service: its ingress lists the nodes, and it is served like a
+    // NodePort on each node's address.
+    let ingress = cluster.wait_for_jsonpath(
+        &["service", "echo-lb", "-n", "shop"],
+        "{.status.loadBalancer.ingress[*].ip}",
+        Duration::from_secs(30),
+        |ips| ips.split_whitespace().count() == 2,
+    );
+    assert_eq!(ingress.trim(), "127.0.0.1 127.0.0.2");
+    let balancer_port = ok(cluster.kubectl(
+        "kubectl",
+        &[
+            "get",
+            "service",
+            "echo-lb",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ],
+    ));
+    for node_address in ["127.0.0.1", "127.0.0.2"] {
+        let answer = get(
+            &format!("{node_address}:{balancer_port}"),
+            "/through-the-balancer",
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "{node_address}: {answer}"
+        );
+    }
 }
 
 /// An echo pod listening on a port nothing else on the host uses.
