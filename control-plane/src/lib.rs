@@ -1,6 +1,7 @@
 //! wasmkube's control plane: the store, the Kubernetes API server and admission.
 
 pub mod api;
+pub mod auth;
 pub mod controllers;
 pub mod images;
 mod listener;

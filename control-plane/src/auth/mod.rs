@@ -1,0 +1,16 @@
+//! Who is asking and whether they may: the API server's authentication (client
+//! certificates, bearer tokens) and authorization (the node authorizer, then RBAC), in
+//! Kubernetes' order: authenticate → authorize → the rest of the request.
+
+pub mod attributes;
+pub mod user;
+
+pub use attributes::{Attributes, Decision, RequestScope};
+pub use user::UserInfo;
+
+/// Decides a request's attributes, as a Kubernetes authorizer does. Authorizers are
+/// chained: the first that allows or denies decides, and a request no authorizer allows
+/// is forbidden.
+pub trait Authorizer: Send + Sync {
+    fn authorize(&self, attributes: &Attributes) -> Decision;
+}
