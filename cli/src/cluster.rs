@@ -9,12 +9,10 @@ use std::io::Write;
 
 use anyhow::Context;
 use wasmkube_control_plane::api::ApiOptions;
-use wasmkube_control_plane::server::{ControlPlaneOptions, start};
+use wasmkube_control_plane::server::{AuditOptions, ControlPlaneOptions, start};
 use wasmkube_controllers::ControllerManager;
 use wasmkube_runtime::limits::NodeDefaultLimits;
-use wasmkube_runtime::{BackoffSettings, NodeAgent, NodeAgentConfig};
-
-use wasmkube_client::GlobalOptions;
+use wasmkube_runtime::{BackoffSettings, NodeAgent, NodeAgentConfig, NodeTls};
 
 use crate::controller_flags::ControllerManagerArgs;
 use crate::kubeconfig::write_admin_kubeconfig;
@@ -54,16 +52,36 @@ pub struct ServerArgs {
     /// namespaces labelled `wasmkube.dev/egress=allowed` may.
     #[arg(long)]
     allow_egress: bool,
+    /// Another name or address for the API server's certificate, for clients that reach
+    /// it by one the server cannot know (repeatable), as k3s's flag.
+    #[arg(long = "tls-san")]
+    tls_san: Vec<String>,
+    /// Where the audit log of mutating requests is written (default: DIR/audit.log);
+    /// "none" turns auditing off.
+    #[arg(long)]
+    audit_log_path: Option<PathBuf>,
+    /// The size in megabytes at which the audit log is rotated.
+    #[arg(long, default_value_t = 100)]
+    audit_log_maxsize: u64,
+    /// How many rotated audit logs are kept (0 keeps them all).
+    #[arg(long, default_value_t = 10)]
+    audit_log_maxbackup: usize,
     #[command(flatten)]
     controllers: ControllerManagerArgs,
 }
 
 #[derive(clap::Args)]
 pub struct NodeArgs {
-    /// Where the node keeps its images, logs and volumes (default: the platform's data
-    /// directory).
+    /// Where the node keeps its credentials, images, logs and volumes (default: the
+    /// platform's data directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The API server's URL, `https://HOST:PORT`.
+    #[arg(long)]
+    server: String,
+    /// The file holding the join token (the server's DIR/node-token).
+    #[arg(long)]
+    token_file: PathBuf,
     #[command(flatten)]
     node: NodeAgentArgs,
 }
@@ -78,7 +96,7 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
 #[derive(clap::Args)]
 pub struct NodeAgentArgs {
     /// The node's name (default: the host's name).
-    #[arg(long)]
+    #[arg(long, alias = "name")]
     node_name: Option<String>,
     /// Where the node endpoint (the kubelet's port: logs) listens; port 0 picks one.
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -138,12 +156,11 @@ fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
 
 fn node_agent_config(
     arguments: NodeAgentArgs,
+    node_name: String,
     data_dir: &std::path::Path,
+    tls: NodeTls,
 ) -> anyhow::Result<NodeAgentConfig> {
-    let mut config = NodeAgentConfig::new(
-        arguments.node_name.unwrap_or_else(default_node_name),
-        data_dir.join("node"),
-    );
+    let mut config = NodeAgentConfig::new(node_name, data_dir.join("node"), tls);
     config.endpoint_listen = arguments.node_endpoint;
     config.node_ip = arguments.node_endpoint.ip();
     config.tunnel_listen = arguments
@@ -190,6 +207,13 @@ async fn run_control_plane(
             ..ApiOptions::default()
         },
         compaction_interval: Duration::from_secs(arguments.compaction_interval_seconds.max(1)),
+        tls_subject_alternative_names: arguments.tls_san,
+        audit: AuditOptions {
+            enabled: arguments.audit_log_path.as_deref() != Some(std::path::Path::new("none")),
+            path: arguments.audit_log_path,
+            max_size_bytes: arguments.audit_log_maxsize.saturating_mul(1024 * 1024),
+            max_backups: arguments.audit_log_maxbackup,
+        },
     };
     let control_plane = start(options).await?;
     let _controller_manager = ControllerManager::start(
@@ -197,26 +221,38 @@ async fn run_control_plane(
         arguments.controllers.options(),
     );
     // `up` is `server` and `node` in one process: the agent reaches the API server
-    // in-process, with no socket.
+    // in-process, with no socket, as its node's identity (so the node authorizer limits
+    // it as it does a remote node), and its certificates come straight from the CA.
     let _node_agent = match node {
-        Some(node) => Some(
-            NodeAgent::start(
-                node_agent_config(node, &data_dir)?,
-                control_plane.client.clone(),
+        Some(node) => {
+            let node_name = node.node_name.clone().unwrap_or_else(default_node_name);
+            let (client_identity, serving_identity) = control_plane
+                .authority
+                .issue_node_identities(&node_name, &[node.node_endpoint.ip()])?;
+            let tls = NodeTls {
+                authority_pem: control_plane.authority.certificate_pem().to_owned(),
+                serving: serving_identity,
+                client: client_identity,
+            };
+            let config = node_agent_config(node, node_name.clone(), &data_dir, tls)?;
+            let client =
+                control_plane.client_as(wasmkube_control_plane::auth::UserInfo::node(&node_name));
+            Some(
+                NodeAgent::start(config, client)
+                    .await
+                    .context("cannot start the node agent")?,
             )
-            .await
-            .context("cannot start the node agent")?,
-        ),
+        }
         None => None,
     };
     let kubeconfig = data_dir.join("kubeconfig");
-    write_admin_kubeconfig(&kubeconfig, control_plane.address)?;
+    write_admin_kubeconfig(&kubeconfig, &control_plane)?;
     // Whoever started us may have stopped reading stdout; the cluster runs on regardless.
     let mut stdout = std::io::stdout();
     let _ = writeln!(
         stdout,
-        "wasmkube is up: API server at http://{}",
-        control_plane.address
+        "wasmkube is up: API server at {}",
+        control_plane.url()
     );
     let _ = writeln!(
         stdout,
@@ -236,21 +272,46 @@ pub async fn server(arguments: ServerArgs) -> anyhow::Result<i32> {
     run_control_plane(arguments, None).await
 }
 
-/// Joins the cluster that the kubeconfig (`--kubeconfig`, else KUBECONFIG, else
-/// ~/.kube/config) reaches, as the kubelet does with its kubeconfig. The one `wasmkube
-/// server` writes into its data directory will do; joining over TLS with a token comes
-/// with multi-machine clusters.
-pub async fn node(global: &GlobalOptions, arguments: NodeArgs) -> anyhow::Result<i32> {
+/// Joins the cluster whose server and join token the flags name, as k3s's agent does:
+/// the token pins the cluster CA and lets the node ask for its certificates once; after
+/// that the node's client certificate is its credential (kept in DIR/node/credentials).
+pub async fn node(arguments: NodeArgs) -> anyhow::Result<i32> {
     let data_dir = match arguments.data_dir {
         Some(directory) => directory,
         None => default_data_dir()?,
     };
-    let client = wasmkube_client::connect(global)
-        .await
-        .context("cannot reach the API server")?
-        .client;
-    let config = node_agent_config(arguments.node, &data_dir)?;
-    let node_name = config.node_name.clone();
+    let token_text = std::fs::read_to_string(&arguments.token_file).with_context(|| {
+        format!(
+            "cannot read the join token file {}",
+            arguments.token_file.display()
+        )
+    })?;
+    let join_token: wasmkube_pki::JoinToken = token_text.parse()?;
+    let node_name = arguments
+        .node
+        .node_name
+        .clone()
+        .unwrap_or_else(default_node_name);
+    let node_ip = arguments.node.node_endpoint.ip();
+    let credentials = crate::node_credentials::obtain(
+        &arguments.server,
+        &join_token,
+        &node_name,
+        &[node_ip],
+        &data_dir.join("node").join("credentials"),
+    )
+    .await
+    .context("cannot obtain the node's credentials")?;
+    let kubeconfig = kube::config::Kubeconfig::read_from(&credentials.kubeconfig_path)?;
+    let client_config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+    let client = kube::Client::try_from(client_config)?;
+    let tls = NodeTls {
+        authority_pem: credentials.authority_pem,
+        serving: credentials.serving_identity,
+        client: credentials.client_identity,
+    };
+    let config = node_agent_config(arguments.node, node_name.clone(), &data_dir, tls)?;
     let _node_agent = NodeAgent::start(config, client)
         .await
         .context("cannot start the node agent")?;

@@ -1,21 +1,13 @@
 //! The admin kubeconfig that `up` and `server` write for kubectl and the client verbs.
 
-use std::net::SocketAddr;
 use std::path::Path;
 
-pub fn write_admin_kubeconfig(path: &Path, address: SocketAddr) -> anyhow::Result<()> {
-    let config = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "wasmkube", "cluster": {"server": format!("http://{address}")}}],
-        "users": [{"name": "admin", "user": {}}],
-        "contexts": [{"name": "wasmkube", "context": {"cluster": "wasmkube", "user": "admin", "namespace": "default"}}],
-        "current-context": "wasmkube",
-        "preferences": {},
-    });
-    // Written beside and renamed, so a reader never sees half a file.
-    let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, serde_yaml::to_string(&config)?)?;
-    std::fs::rename(&temporary, path)?;
+use wasmkube_control_plane::server::ControlPlane;
+
+/// Writes the admin's kubeconfig (a client certificate in group system:masters and the
+/// cluster CA), readable by its owner only, whole or not at all.
+pub fn write_admin_kubeconfig(path: &Path, control_plane: &ControlPlane) -> anyhow::Result<()> {
+    let kubeconfig = control_plane.admin_kubeconfig()?;
+    wasmkube_pki::authority::write_file_atomically(path, &kubeconfig, true)?;
     Ok(())
 }

@@ -6,6 +6,8 @@ mod cluster;
 mod controller_flags;
 mod image;
 mod kubeconfig;
+mod mint_kubeconfig;
+mod node_credentials;
 
 use clap::{Parser, Subcommand};
 use wasmkube_client::{ClientCommand, GlobalOptions};
@@ -36,6 +38,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Push WebAssembly binaries into the cluster's image store and list them.
     Image(image::ImageArgs),
+    /// Mint a kubeconfig for a user (a client certificate) or a ServiceAccount (a token),
+    /// optionally bound to a Role or ClusterRole.
+    Kubeconfig(mint_kubeconfig::MintKubeconfigArgs),
     #[command(flatten)]
     Client(ClientCommand),
 }
@@ -46,7 +51,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     // The cluster verbs log their progress; the client verbs, like kubectl, print only
     // their results and errors unless WASMKUBE_LOG asks for more.
     let default_filter = match cli.command {
-        Command::Client(_) | Command::Image(_) => "warn",
+        Command::Client(_) | Command::Image(_) | Command::Kubeconfig(_) => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -59,8 +64,9 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     let code = match cli.command {
         Command::Up(arguments) => cluster::up(arguments).await?,
         Command::Server(arguments) => cluster::server(arguments).await?,
-        Command::Node(arguments) => cluster::node(&cli.global, arguments).await?,
+        Command::Node(arguments) => cluster::node(arguments).await?,
         Command::Bench(arguments) => bench::run(arguments).await?,
+        Command::Kubeconfig(arguments) => mint_kubeconfig::run(&cli.global, arguments).await?,
         Command::Image(arguments) => {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
             image::run(&cli.global, arguments, &mut out, &mut err).await?

@@ -1,5 +1,8 @@
-//! The API server's listener. Each connection speaks HTTP/1.1 or, when it opens with the
-//! HTTP/2 preface, HTTP/2 (h2c with prior knowledge); axum's `serve` tells them apart.
+//! The API server's listener. Every connection is TLS (rustls), with the client's
+//! certificate checked against the cluster CA when it presents one; handshakes run in
+//! their own tasks, so a slow client never holds up the others. Each connection then
+//! speaks HTTP/1.1 or, when it opens with the HTTP/2 preface (ALPN "h2"), HTTP/2; axum's
+//! `serve` tells them apart.
 //!
 //! An HTTP/2 connection carries many watches, and one event wakes them all. Each watch
 //! hands its event to the connection, and hyper would write each one out at once: one
@@ -19,6 +22,10 @@ use std::task::{Context, Poll, Wake, Waker, ready};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use wasmkube_pki::Subject;
 
 /// Past this many gathered bytes, they are written before more are taken, so that a client
 /// that reads slowly holds the server back instead of growing a buffer.
@@ -35,13 +42,56 @@ const MAX_PASSES: u32 = 32;
 /// The first bytes of the HTTP/2 connection preface.
 const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
+/// How long a client may take to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How many finished handshakes may wait for the server to take them.
+const ACCEPTED_BACKLOG: usize = 128;
+
 pub struct ApiListener {
-    tcp: TcpListener,
+    accepted: mpsc::Receiver<(ApiConnection, SocketAddr)>,
+    local_address: SocketAddr,
 }
 
 impl ApiListener {
-    pub fn new(tcp: TcpListener) -> Self {
-        Self { tcp }
+    pub fn new(tcp: TcpListener, tls: Arc<rustls::ServerConfig>) -> io::Result<Self> {
+        let local_address = tcp.local_addr()?;
+        let (sender, accepted) = mpsc::channel(ACCEPTED_BACKLOG);
+        tokio::spawn(accept_connections(tcp, TlsAcceptor::from(tls), sender));
+        Ok(Self {
+            accepted,
+            local_address,
+        })
+    }
+}
+
+async fn accept_connections(
+    mut tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    accepted: mpsc::Sender<(ApiConnection, SocketAddr)>,
+) {
+    while !accepted.is_closed() {
+        // axum's own accept logs and retries errors such as running out of descriptors.
+        let (stream, address) = axum::serve::Listener::accept(&mut tcp).await;
+        // A connection's writes are small and answer nothing the client will send, so
+        // Nagle's algorithm would hold each one until the last was acknowledged (up to
+        // 40 ms with delayed ACKs). Go's net package, so kube-apiserver, turns it off too.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
+        }
+        let acceptor = acceptor.clone();
+        let accepted = accepted.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let _ = accepted.send((ApiConnection::new(stream), address)).await;
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(%address, %error, "a TLS handshake with a client failed");
+                }
+                Err(_) => tracing::debug!(%address, "a client did not finish its TLS handshake"),
+            }
+        });
     }
 }
 
@@ -50,19 +100,35 @@ impl axum::serve::Listener for ApiListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        // axum's own accept logs and retries errors such as running out of descriptors.
-        let (stream, address) = axum::serve::Listener::accept(&mut self.tcp).await;
-        // A connection's writes are small and answer nothing the client will send, so
-        // Nagle's algorithm would hold each one until the last was acknowledged (up to
-        // 40 ms with delayed ACKs). Go's net package, so kube-apiserver, turns it off too.
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
+        match self.accepted.recv().await {
+            Some(connection) => connection,
+            // The accepting task ends only with the listener; nothing more will come.
+            None => std::future::pending().await,
         }
-        (ApiConnection::new(stream), address)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.tcp.local_addr()
+        Ok(self.local_address)
+    }
+}
+
+/// Who is at the other end of a connection: its address, and the subject of the client
+/// certificate it presented (already verified against the cluster CA), if any.
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo {
+    pub remote_address: SocketAddr,
+    pub client_certificate: Option<Subject>,
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, ApiListener>>
+    for ConnectionInfo
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, ApiListener>) -> Self {
+        let (_, session) = stream.io().stream.get_ref();
+        Self {
+            remote_address: *stream.remote_addr(),
+            client_certificate: wasmkube_pki::tls::peer_subject(session.peer_certificates()),
+        }
     }
 }
 
@@ -115,7 +181,7 @@ struct Wait {
 }
 
 pub struct ApiConnection {
-    stream: TcpStream,
+    stream: TlsStream<TcpStream>,
     /// `None` until the first bytes arrive. Taking an HTTP/1.1 connection for HTTP/2
     /// would only change when its bytes leave, never which bytes or in what order.
     http2: Option<bool>,
@@ -125,7 +191,7 @@ pub struct ApiConnection {
 }
 
 impl ApiConnection {
-    fn new(stream: TcpStream) -> Self {
+    fn new(stream: TlsStream<TcpStream>) -> Self {
         Self {
             stream,
             http2: None,

@@ -13,10 +13,15 @@ use kube::ResourceExt;
 use kube::api::{Api, ObjectMeta, PostParams};
 use tower::ServiceExt;
 
-use crate::api::{ApiOptions, ApiState, router};
+use crate::api::{ApiOptions, ApiSecurity, ApiState, router};
+use crate::auth::{Authenticator, AuthorizerChain, UserInfo};
 use crate::images::{ImageStore, ImageStoreError};
-use crate::listener::ApiListener;
+use crate::kubeconfig::{KubeconfigCredential, kubeconfig_yaml};
+use crate::listener::{ApiListener, ConnectionInfo};
+use crate::security::{SecurityError, ServerSecurity};
 use crate::store::{RedbStore, SharedStorage, StoreError};
+use wasmkube_pki::ClusterAuthority;
+use wasmkube_pki::tls::TlsIdentity;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlPlaneError {
@@ -36,6 +41,16 @@ pub enum ControlPlaneError {
     Images(#[from] ImageStoreError),
     #[error("cannot set up the cluster's built-in objects: {0}")]
     Bootstrap(#[from] kube::Error),
+    #[error("cannot set up the cluster's certificates and tokens: {0}")]
+    Security(#[from] SecurityError),
+    #[error("cannot keep the nodes' join token: {0}")]
+    JoinToken(String),
+    #[error("cannot start the authorizers: {0}")]
+    Authorization(String),
+    #[error("cannot open the audit log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+    #[error("cannot set up the ServiceAccount token signing key: {0}")]
+    ServiceAccountKey(#[from] crate::auth::service_account_token::SigningKeyError),
 }
 
 #[derive(Clone, Debug)]
@@ -46,22 +61,96 @@ pub struct ControlPlaneOptions {
     /// History older than one interval is compacted every interval, as the Kubernetes API
     /// server does with etcd.
     pub compaction_interval: Duration,
+    /// More names and addresses for the API server's certificate (k3s's `--tls-san`),
+    /// for clients that reach it by a name or address it cannot know itself.
+    pub tls_subject_alternative_names: Vec<String>,
+    pub audit: AuditOptions,
+}
+
+/// The audit log's settings, as kube-apiserver's `--audit-log-*` flags.
+#[derive(Clone, Debug)]
+pub struct AuditOptions {
+    /// Where the log is written (`--audit-log-path`); None: DIR/audit.log.
+    pub path: Option<PathBuf>,
+    /// The size at which the log is rotated (`--audit-log-maxsize`, in bytes here).
+    pub max_size_bytes: u64,
+    /// How many rotated files are kept (`--audit-log-maxbackup`; 0 keeps all).
+    pub max_backups: usize,
+    /// Whether mutating requests are audited at all.
+    pub enabled: bool,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        Self {
+            path: None,
+            max_size_bytes: crate::audit::DEFAULT_MAX_SIZE_BYTES,
+            max_backups: 10,
+            enabled: true,
+        }
+    }
 }
 
 pub struct ControlPlane {
     /// The address the API server listens on (the real port when 0 was asked for).
     pub address: SocketAddr,
-    /// A client that reaches the API server in-process, with no socket.
+    /// A client that reaches the API server in-process, with no socket, as the API
+    /// server itself (all permissions).
     pub client: kube::Client,
     pub storage: SharedStorage,
+    /// The cluster CA, which signed the API server's certificate.
+    pub authority: Arc<ClusterAuthority>,
+    /// The admin's bearer token (DIR/tokens.csv).
+    pub admin_token: String,
+    state: Arc<ApiState>,
+    security: ServerSecurity,
+}
+
+impl ControlPlane {
+    /// The URL clients reach the API server at.
+    pub fn url(&self) -> String {
+        let mut address = self.address;
+        if address.ip().is_unspecified() {
+            address.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        }
+        format!("https://{address}")
+    }
+
+    /// A client that reaches the API server in-process as `user`, who is then
+    /// authorized like any other: what `up` gives its node agent.
+    pub fn client_as(&self, user: UserInfo) -> kube::Client {
+        in_process_client(Arc::clone(&self.state), user)
+    }
+
+    /// A new client certificate for the admin (group system:masters).
+    pub fn admin_identity(&self) -> Result<TlsIdentity, wasmkube_pki::PkiError> {
+        self.security.admin_identity()
+    }
+
+    /// The admin's kubeconfig (a new client certificate, the CA, the server's URL).
+    pub fn admin_kubeconfig(&self) -> Result<String, wasmkube_pki::PkiError> {
+        let identity = self.admin_identity()?;
+        Ok(kubeconfig_yaml(
+            &self.url(),
+            self.authority.certificate_pem(),
+            "wasmkube",
+            crate::auth::token_file::ADMIN_USER,
+            KubeconfigCredential::ClientCertificate(&identity),
+            "default",
+        ))
+    }
 }
 
 /// The namespaces every Kubernetes cluster has.
 const BUILT_IN_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-pub fn in_process_client(state: Arc<ApiState>) -> kube::Client {
-    let service = router(state).map_request(|request: http::Request<kube::client::Body>| {
-        request.map(axum::body::Body::new)
+/// A client that reaches the API server in-process as `user`. The user is set on each
+/// request before it enters the router, which nothing from the network can do.
+pub fn in_process_client(state: Arc<ApiState>, user: UserInfo) -> kube::Client {
+    let service = router(state).map_request(move |request: http::Request<kube::client::Body>| {
+        let mut request = request.map(axum::body::Body::new);
+        request.extensions_mut().insert(user.clone());
+        request
     });
     kube::Client::new(service, "default")
 }
@@ -155,7 +244,69 @@ pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, Control
         options.api.max_image_blob_bytes,
     )
     .await?;
-    let state = ApiState::new(Arc::clone(&storage), options.api.clone(), images);
+    let security = ServerSecurity::prepare(
+        &options.data_dir,
+        options.listen,
+        &options.tls_subject_alternative_names,
+    )?;
+    let node_client_tls = wasmkube_pki::tls::client_config(
+        security.authority.certificate_pem(),
+        Some(&security.node_client_identity),
+        &[],
+    )
+    .map_err(SecurityError::from)?;
+    let service_account_tokens = Arc::new(
+        crate::auth::service_account_token::ServiceAccountTokenIssuer::load_or_create(
+            &options.data_dir.join("tls"),
+        )?,
+    );
+    let authenticator = Authenticator::default()
+        .with_token_authenticator(Arc::new(security.static_tokens.clone()))
+        .with_token_authenticator(Arc::new(crate::auth::authenticate::BootstrapTokens::new(
+            Arc::clone(&storage),
+        )))
+        .with_token_authenticator(Arc::new(
+            crate::auth::service_account_token::ServiceAccountTokenAuthenticator::new(
+                Arc::clone(&service_account_tokens),
+                Arc::clone(&storage),
+            ),
+        ));
+    let node_authorizer = crate::auth::node_authorizer::NodeAuthorizer::start(Arc::clone(&storage))
+        .map_err(|error| ControlPlaneError::Authorization(error.to_string()))?;
+    let rbac = Arc::new(
+        crate::auth::rbac::RbacAuthorizer::start(&storage)
+            .map_err(|error| ControlPlaneError::Authorization(error.to_string()))?,
+    );
+    let authorizer = AuthorizerChain::default()
+        .with(Arc::new(node_authorizer))
+        .with(Arc::clone(&rbac) as Arc<dyn crate::auth::Authorizer>);
+    let audit_log = if options.audit.enabled {
+        let path = options
+            .audit
+            .path
+            .clone()
+            .unwrap_or_else(|| options.data_dir.join("audit.log"));
+        Some(crate::audit::AuditLog::open(
+            &path,
+            options.audit.max_size_bytes,
+            options.audit.max_backups,
+        )?)
+    } else {
+        None
+    };
+    let state = ApiState::new(
+        Arc::clone(&storage),
+        options.api.clone(),
+        images,
+        ApiSecurity {
+            authenticator,
+            authorizer,
+            rbac,
+            node_client_tls,
+            audit_log,
+            service_account_tokens,
+        },
+    );
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| ControlPlaneError::Listen {
@@ -169,9 +320,16 @@ pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, Control
             source,
         })?;
     let app = router(Arc::clone(&state));
-    let listener = ApiListener::new(listener);
+    let listener =
+        ApiListener::new(listener, Arc::clone(&security.serving_tls)).map_err(|source| {
+            ControlPlaneError::Listen {
+                address: options.listen,
+                source,
+            }
+        })?;
     tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
+        let service = app.into_make_service_with_connect_info::<ConnectionInfo>();
+        if let Err(error) = axum::serve(listener, service).await {
             tracing::error!(%error, "the API server stopped");
         }
     });
@@ -179,20 +337,37 @@ pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, Control
         Arc::clone(&state),
         options.api.resource_metrics_resolution,
     ));
-    let client = in_process_client(state);
+    let client = in_process_client(Arc::clone(&state), UserInfo::api_server());
     bootstrap(&client).await?;
+    crate::auth::rbac::ensure_bootstrap_policy(&client).await?;
     crate::pod_network::bootstrap(&client, options.api.allow_egress).await?;
+    crate::certificates::ensure_join_token(&client, &security.authority, &options.data_dir)
+        .await
+        .map_err(|error| ControlPlaneError::JoinToken(error.to_string()))?;
     tokio::spawn(compact_periodically(
         Arc::clone(&storage),
         options.compaction_interval,
     ));
     tokio::spawn(crate::controllers::namespace::run(client.clone()));
     tokio::spawn(crate::controllers::resource_quota::run(client.clone()));
+    tokio::spawn(crate::controllers::service_account::run(
+        client.clone(),
+        security.authority.certificate_pem().to_owned(),
+    ));
     tokio::spawn(crate::scheduler::run(client.clone()));
+    tokio::spawn(crate::certificates::approver::run(client.clone()));
+    tokio::spawn(crate::certificates::signer::run(
+        client.clone(),
+        Arc::clone(&security.authority),
+    ));
     tracing::info!(%address, "API server listening");
     Ok(ControlPlane {
         address,
         client,
         storage,
+        authority: Arc::clone(&security.authority),
+        admin_token: security.admin_token.clone(),
+        state,
+        security,
     })
 }

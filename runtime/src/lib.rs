@@ -12,7 +12,9 @@ mod pod;
 pub mod port_forward;
 mod resource_usage;
 
-pub use node::{NodeAgent, NodeAgentConfig, NodeAgentError, kubelet_version, node_capacity};
+pub use node::{
+    NodeAgent, NodeAgentConfig, NodeAgentError, NodeTls, kubelet_version, node_capacity,
+};
 pub use pod::BackoffSettings;
 
 /// The wasmtime release the runtime is built with, reported in the Node's nodeInfo.

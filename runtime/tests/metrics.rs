@@ -9,36 +9,31 @@ use std::time::Duration;
 
 use kube::api::DeleteParams;
 use support::{TestCluster, guest_image, phase, testbox};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wasmkube_wasm_guests::WasmTarget;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// GETs `/metrics/resource` from the node endpoint over plain HTTP/1.1.
-async fn scrape(endpoint: SocketAddr) -> String {
-    let mut stream = tokio::net::TcpStream::connect(endpoint)
-        .await
-        .expect("the node endpoint accepts connections");
-    let request =
-        format!("GET /metrics/resource HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("the request is sent");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .await
-        .expect("the answer is read");
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .expect("an HTTP answer has a head");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+/// GETs `/metrics/resource` from the node endpoint over HTTPS, as the API server's
+/// metrics scraper does, with the API server's client certificate.
+async fn scrape(cluster: &TestCluster) -> String {
+    let authority = &cluster.control_plane.authority;
+    let answer = support::node_endpoint_get(
+        authority.certificate_pem(),
+        Some(&support::api_server_identity(authority)),
+        endpoint(cluster),
+        "/metrics/resource",
+    )
+    .await
+    .expect("the node endpoint answers");
+    assert_eq!(answer.status, 200, "{}", answer.head);
     assert!(
-        head.contains("content-type: text/plain; version=0.0.4"),
-        "{head}"
+        answer
+            .head
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{}",
+        answer.head
     );
-    body.to_owned()
+    answer.body
 }
 
 /// The value and timestamp of the series `series` (the metric name with its labels as
@@ -86,11 +81,11 @@ spec:
         .wait_for("burner", TIMEOUT, |pod| phase(pod) == "Running")
         .await;
     let cpu_series = container_series("container_cpu_usage_seconds_total", "burner", "spin");
-    let first_text = scrape(endpoint(&cluster)).await;
+    let first_text = scrape(&cluster).await;
     let (first, first_timestamp) = series_value(&first_text, &cpu_series)
         .unwrap_or_else(|| panic!("no {cpu_series} in:\n{first_text}"));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let second_text = scrape(endpoint(&cluster)).await;
+    let second_text = scrape(&cluster).await;
     let (second, second_timestamp) = series_value(&second_text, &cpu_series)
         .unwrap_or_else(|| panic!("no {cpu_series} in:\n{second_text}"));
     // Held to half a core, the guest burns at most about a second in two (less when the
@@ -150,7 +145,7 @@ spec:
     let memory_series = container_series("container_memory_working_set_bytes", "allocator", "hog");
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     let memory = loop {
-        let text = scrape(endpoint(&cluster)).await;
+        let text = scrape(&cluster).await;
         let memory = series_value(&text, &memory_series).map(|(value, _)| value);
         if let Some(memory) = memory
             && memory >= 24.0 * 1024.0 * 1024.0
@@ -167,7 +162,7 @@ spec:
         memory <= 64.0 * 1024.0 * 1024.0,
         "{memory} bytes is over the container's limit"
     );
-    let text = scrape(endpoint(&cluster)).await;
+    let text = scrape(&cluster).await;
     let start_series = container_series("container_start_time_seconds", "allocator", "hog");
     let (started, timestamp) =
         series_value(&text, &start_series).unwrap_or_else(|| panic!("no start time in:\n{text}"));
@@ -185,7 +180,7 @@ spec:
         .expect("the pod is deleted");
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
-        let text = scrape(endpoint(&cluster)).await;
+        let text = scrape(&cluster).await;
         if !text.contains("pod=\"allocator\"") {
             break;
         }

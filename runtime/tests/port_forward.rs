@@ -64,7 +64,7 @@ async fn kubectl_reaches_a_pods_port_through_the_node_agent() {
     let connector = Arc::new(LoopbackConnector::default());
     let (cluster, uid) = cluster_with_running_pod(&connector).await;
     let echo_port = start_echo_server().await;
-    let kubeconfig = write_kubeconfig(cluster.directory.path(), cluster.control_plane.address);
+    let kubeconfig = write_kubeconfig(cluster.directory.path(), &cluster.control_plane);
 
     for kubectl in ["kubectl.1.33", "kubectl.1.27"] {
         let forward = PortForward::start(kubectl, &kubeconfig, "web", echo_port).await;
@@ -97,7 +97,7 @@ async fn kubectl_reaches_a_pods_port_through_the_node_agent() {
 async fn a_port_nothing_listens_on_is_an_error_in_the_kubelets_words() {
     let connector = Arc::new(LoopbackConnector::default());
     let (cluster, uid) = cluster_with_running_pod(&connector).await;
-    let kubeconfig = write_kubeconfig(cluster.directory.path(), cluster.control_plane.address);
+    let kubeconfig = write_kubeconfig(cluster.directory.path(), &cluster.control_plane);
     let nowhere = closed_port();
 
     let forward = PortForward::start("kubectl.1.33", &kubeconfig, "web", nowhere).await;

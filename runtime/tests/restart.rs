@@ -119,8 +119,7 @@ spec:
 async fn an_agent_that_cannot_build_its_engine_says_why_instead_of_panicking() {
     let directory = tempfile::tempdir().unwrap();
     let control_plane = support::start_control_plane(directory.path()).await;
-    let mut config =
-        wasmkube_runtime::NodeAgentConfig::new("node-1".to_owned(), directory.path().join("node"));
+    let mut config = support::node_agent_config(&control_plane, directory.path(), "node-1");
     // Far more address space than a process has: the instance pool cannot be mapped.
     config.max_pods = 1_000_000;
     let error = wasmkube_runtime::NodeAgent::start(config, control_plane.client.clone())

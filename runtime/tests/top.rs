@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -15,7 +14,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, PostParams};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
-use support::{NODE_NAME, guest_image, phase, testbox};
+use support::{NODE_NAME, guest_image, node_tls, phase, testbox};
 use wasmkube_control_plane::api::ApiOptions;
 use wasmkube_control_plane::server::{ControlPlane, ControlPlaneOptions, start};
 use wasmkube_runtime::{NodeAgent, NodeAgentConfig};
@@ -31,16 +30,11 @@ struct TopCluster {
     _directory: tempfile::TempDir,
 }
 
-fn write_kubeconfig(path: &Path, address: SocketAddr) {
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "wasmkube", "cluster": {"server": format!("http://{address}")}}],
-        "users": [{"name": "admin", "user": {}}],
-        "contexts": [{"name": "wasmkube", "context": {"cluster": "wasmkube", "user": "admin", "namespace": "default"}}],
-        "current-context": "wasmkube",
-    });
-    std::fs::write(path, config.to_string()).expect("the kubeconfig is written");
+fn write_kubeconfig(path: &Path, control_plane: &ControlPlane) {
+    let config = control_plane
+        .admin_kubeconfig()
+        .expect("the admin's kubeconfig");
+    std::fs::write(path, config).expect("the kubeconfig is written");
 }
 
 async fn start_cluster() -> TopCluster {
@@ -53,17 +47,23 @@ async fn start_cluster() -> TopCluster {
             ..ApiOptions::default()
         },
         compaction_interval: Duration::from_secs(300),
+        tls_subject_alternative_names: Vec::new(),
+        audit: wasmkube_control_plane::server::AuditOptions::default(),
     })
     .await
     .expect("the control plane starts");
-    let mut config = NodeAgentConfig::new(NODE_NAME.to_owned(), directory.path().join("node"));
+    let mut config = NodeAgentConfig::new(
+        NODE_NAME.to_owned(),
+        directory.path().join("node"),
+        node_tls(&control_plane.authority, NODE_NAME),
+    );
     config.compilation_cache_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compiled");
     config.pod_cidr = Some("10.244.0.0/24".parse().expect("a CIDR"));
     let agent = NodeAgent::start(config, control_plane.client.clone())
         .await
         .expect("the node agent starts");
     let kubeconfig = directory.path().join("kubeconfig");
-    write_kubeconfig(&kubeconfig, control_plane.address);
+    write_kubeconfig(&kubeconfig, &control_plane);
     TopCluster {
         client: control_plane.client.clone(),
         kubeconfig,

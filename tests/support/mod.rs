@@ -1,6 +1,6 @@
-//! Starting a real `wasmkube up` process on a free loopback port with its own data
-//! directory, and driving it with the machine's real kubectl or with the `wasmkube`
-//! client verbs.
+//! Starting a real `wasmkube up` (or `wasmkube server` and `wasmkube node`) process on a
+//! free loopback port with its own data directory, and driving it with the machine's
+//! real kubectl or with the `wasmkube` client verbs.
 
 // Each test crate includes this module and uses only part of it.
 #![allow(dead_code)]
@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 pub struct Cluster {
     process: Child,
     pub data_dir: PathBuf,
+    /// The API server's address, `127.0.0.1:PORT`; a restart keeps it.
+    pub address: String,
+    /// `up` or `server`, and the flags it was started with, for restarts.
+    verb: &'static str,
+    arguments: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -23,6 +28,40 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Starts `wasmkube VERB` and waits until it says it is up.
+fn spawn_control_plane(verb: &str, data_dir: &Path, address: &str, arguments: &[String]) -> Child {
+    let mut process = Command::new(env!("CARGO_BIN_EXE_wasmkube"))
+        .arg(verb)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", address])
+        .args(arguments)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|error| panic!("start wasmkube {verb}: {error}"));
+    let stdout = process.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "wasmkube {verb} did not get ready in time"
+        );
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("wasmkube is up") => break,
+            Some(Ok(_)) => {}
+            _ => panic!(
+                "wasmkube {verb} exited before it was ready: {:?}",
+                process.wait()
+            ),
+        }
+    }
+    // The rest of its output is read and dropped, so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    process
+}
+
 impl Cluster {
     pub fn start(data_dir: &Path) -> Cluster {
         Cluster::start_with_arguments(data_dir, &[])
@@ -30,37 +69,52 @@ impl Cluster {
 
     /// Starts `wasmkube up` with more arguments (node agent settings, say).
     pub fn start_with_arguments(data_dir: &Path, arguments: &[&str]) -> Cluster {
+        Cluster::start_verb("up", data_dir, arguments)
+    }
+
+    /// Starts `wasmkube server`: the control plane alone, which nodes join.
+    pub fn start_server(data_dir: &Path, arguments: &[&str]) -> Cluster {
+        Cluster::start_verb("server", data_dir, arguments)
+    }
+
+    fn start_verb(verb: &'static str, data_dir: &Path, arguments: &[&str]) -> Cluster {
         let address = format!("127.0.0.1:{}", free_port());
-        let mut process = Command::new(env!("CARGO_BIN_EXE_wasmkube"))
-            .args(["up", "--data-dir"])
-            .arg(data_dir)
-            .args(["--listen", &address])
-            .args(arguments)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start wasmkube up");
-        let stdout = process.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            assert!(
-                Instant::now() < deadline,
-                "wasmkube up did not get ready in time"
-            );
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("wasmkube is up") => break,
-                Some(Ok(_)) => {}
-                _ => panic!(
-                    "wasmkube up exited before it was ready: {:?}",
-                    process.wait()
-                ),
-            }
-        }
+        let arguments: Vec<String> = arguments
+            .iter()
+            .map(|&argument| argument.to_owned())
+            .collect();
+        let process = spawn_control_plane(verb, data_dir, &address, &arguments);
         Cluster {
             process,
             data_dir: data_dir.to_path_buf(),
+            address,
+            verb,
+            arguments,
         }
+    }
+
+    /// Kills the control plane at once (SIGKILL), as a machine that loses power.
+    pub fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+
+    /// Starts the control plane again on the same address and data directory (after
+    /// `kill`), and waits until it is up.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.process =
+            spawn_control_plane(self.verb, &self.data_dir, &self.address, &self.arguments);
+    }
+
+    /// The API server's URL.
+    pub fn server_url(&self) -> String {
+        format!("https://{}", self.address)
+    }
+
+    /// The join token file `wasmkube server` writes.
+    pub fn node_token_file(&self) -> PathBuf {
+        self.data_dir.join("node-token")
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
@@ -152,7 +206,7 @@ impl Cluster {
     }
 }
 
-/// A `wasmkube node` process joined to a cluster with the cluster's kubeconfig.
+/// A `wasmkube node` process joined to a cluster with the server's join token.
 pub struct NodeProcess {
     process: Child,
     pub name: String,
@@ -188,8 +242,8 @@ impl Cluster {
         arguments: &[&str],
     ) -> NodeProcess {
         let mut process = Command::new(env!("CARGO_BIN_EXE_wasmkube"))
-            .args(["node", "--kubeconfig"])
-            .arg(self.kubeconfig())
+            .args(["node", "--server", &self.server_url(), "--token-file"])
+            .arg(self.node_token_file())
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--node-name", name])
@@ -210,6 +264,7 @@ impl Cluster {
                 ),
             }
         }
+        std::thread::spawn(move || lines.for_each(drop));
         NodeProcess {
             process,
             name: name.to_owned(),

@@ -29,6 +29,10 @@ pub struct Connection {
     pub namespace: String,
     /// True when the user gave `-n`, which makes a mismatching object namespace an error.
     pub namespace_was_explicit: bool,
+    /// The API server's URL, as the kubeconfig names it.
+    pub server_url: String,
+    /// The CA certificates (DER) the kubeconfig trusts for the API server.
+    pub authority_certificates_der: Vec<Vec<u8>>,
 }
 
 /// Builds a client from the kubeconfig named by the flags (or `~/.kube/config`).
@@ -42,12 +46,20 @@ pub async fn connect(global: &GlobalOptions) -> Result<Connection, ClientError> 
         .await
         .map_err(|error| ClientError::Configuration(error.to_string()))?;
     let context_namespace = config.default_namespace.clone();
+    let server_url = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_owned();
+    let authority_certificates_der = config.root_cert.clone().unwrap_or_default();
     let client =
         Client::try_from(config).map_err(|error| ClientError::Configuration(error.to_string()))?;
     Ok(Connection {
         client,
         namespace: global.namespace.clone().unwrap_or(context_namespace),
         namespace_was_explicit: global.namespace.is_some(),
+        server_url,
+        authority_certificates_der,
     })
 }
 

@@ -92,6 +92,8 @@ async fn start_control_plane(data_dir: PathBuf) -> anyhow::Result<ControlPlane> 
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         api: ApiOptions::default(),
         compaction_interval: Duration::from_secs(300),
+        tls_subject_alternative_names: Vec::new(),
+        audit: wasmkube_control_plane::server::AuditOptions::default(),
     };
     Ok(start(options).await?)
 }

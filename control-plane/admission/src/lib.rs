@@ -19,6 +19,7 @@ mod pod_resources;
 pub mod priority;
 pub mod quantity;
 pub mod quota;
+pub mod service_account;
 mod validation;
 
 pub use field_error::{FieldError, FieldErrorReason, go_quote};

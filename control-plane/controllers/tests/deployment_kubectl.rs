@@ -13,7 +13,6 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
-use serde_json::json;
 use support::{TestControlPlane, eventually};
 use wasmkube_controllers::owners;
 
@@ -28,19 +27,12 @@ struct Kubectl {
 impl Kubectl {
     fn new(cluster: &TestControlPlane) -> Kubectl {
         let directory = tempfile::tempdir().expect("a temporary directory");
-        let config = json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "wasmkube", "cluster": {"server": format!("http://{}", cluster.control_plane.address)}}],
-            "users": [{"name": "admin", "user": {}}],
-            "contexts": [{"name": "wasmkube", "context": {"cluster": "wasmkube", "user": "admin", "namespace": "default"}}],
-            "current-context": "wasmkube",
-        });
-        std::fs::write(
-            directory.path().join("kubeconfig"),
-            serde_json::to_vec(&config).expect("the kubeconfig's JSON"),
-        )
-        .expect("the kubeconfig is written");
+        let config = cluster
+            .control_plane
+            .admin_kubeconfig()
+            .expect("the admin's kubeconfig");
+        std::fs::write(directory.path().join("kubeconfig"), config)
+            .expect("the kubeconfig is written");
         Kubectl { directory }
     }
 

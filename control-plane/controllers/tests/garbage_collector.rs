@@ -419,15 +419,11 @@ async fn a_replica_set_deleted_with_orphan_leaves_its_pods_without_the_reference
 
 fn write_kubeconfig(directory: &std::path::Path, cluster: &TestControlPlane) -> std::path::PathBuf {
     let path = directory.join("kubeconfig");
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "wasmkube", "cluster": {"server": format!("http://{}", cluster.control_plane.address)}}],
-        "users": [{"name": "admin", "user": {}}],
-        "contexts": [{"name": "wasmkube", "context": {"cluster": "wasmkube", "user": "admin", "namespace": "default"}}],
-        "current-context": "wasmkube",
-    });
-    std::fs::write(&path, config.to_string()).expect("the kubeconfig is written");
+    let config = cluster
+        .control_plane
+        .admin_kubeconfig()
+        .expect("the admin's kubeconfig");
+    std::fs::write(&path, config).expect("the kubeconfig is written");
     path
 }
 

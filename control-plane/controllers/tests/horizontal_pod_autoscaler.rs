@@ -44,6 +44,8 @@ async fn start_cluster() -> MetricsCluster {
             ..ApiOptions::default()
         },
         compaction_interval: Duration::from_secs(300),
+        tls_subject_alternative_names: Vec::new(),
+        audit: wasmkube_control_plane::server::AuditOptions::default(),
     })
     .await
     .expect("the control plane starts");
@@ -55,7 +57,13 @@ async fn start_cluster() -> MetricsCluster {
             ..ControllerManagerOptions::default()
         },
     );
-    let mut config = NodeAgentConfig::new("node-1".to_owned(), directory.path().join("node"));
+    let tls = wasmkube_runtime::NodeTls::issue(
+        &control_plane.authority,
+        "node-1",
+        &[std::net::IpAddr::from([127, 0, 0, 1])],
+    )
+    .expect("the node's certificates");
+    let mut config = NodeAgentConfig::new("node-1".to_owned(), directory.path().join("node"), tls);
     config.max_pods = 20;
     // The runtime's tests compile the same guests into the same cache.
     config.compilation_cache_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compiled");

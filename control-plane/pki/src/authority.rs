@@ -7,13 +7,19 @@ use std::path::{Path, PathBuf};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
-    SerialNumber,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use crate::tls::TlsIdentity;
 use crate::{PkiError, Subject, random_bytes};
+
+/// The group of every node's identity, as the kubelet's certificates carry it.
+pub const NODES_GROUP: &str = "system:nodes";
+
+/// The prefix of a node's user name: `system:node:<node name>`.
+pub const NODE_USER_PREFIX: &str = "system:node:";
 
 /// How long the CA is valid: ten years, as kubeadm's and k3s's.
 const AUTHORITY_VALIDITY: Duration = Duration::days(3650);
@@ -142,7 +148,10 @@ fn leaf_parameters(subject: &Subject, usage: Usage) -> Result<CertificateParams,
 }
 
 /// The subject alternative names of a serving certificate.
-pub fn alternative_names(dns_names: &[String], addresses: &[IpAddr]) -> Result<Vec<SanType>, PkiError> {
+pub fn alternative_names(
+    dns_names: &[String],
+    addresses: &[IpAddr],
+) -> Result<Vec<SanType>, PkiError> {
     let mut names = Vec::new();
     for name in dns_names {
         let name = name
@@ -240,12 +249,34 @@ impl ClusterAuthority {
         })
     }
 
+    /// A node's two identities, both `system:node:<name>` in group `system:nodes`: the
+    /// client one (first) it presents when it dials (the pod network's tunnel), and the
+    /// serving one (second) for its node endpoint and tunnel, naming the node and its
+    /// `addresses`, which the API server and the other nodes check it against. Each chain
+    /// ends with the CA, as the API server's does.
+    pub fn issue_node_identities(
+        &self,
+        node_name: &str,
+        addresses: &[IpAddr],
+    ) -> Result<(TlsIdentity, TlsIdentity), PkiError> {
+        let subject = Subject::new(format!("{NODE_USER_PREFIX}{node_name}"), &[NODES_GROUP]);
+        let identity = |issued: IssuedCertificate| TlsIdentity {
+            certificate_chain_pem: format!("{}{}", issued.certificate_pem, self.certificate_pem),
+            private_key_pem: issued.private_key_pem,
+        };
+        let client = self.issue(&subject, Usage::Client, &[], &[])?;
+        let serving = self.issue(&subject, Usage::Server, &[node_name.to_owned()], addresses)?;
+        Ok((identity(client), identity(serving)))
+    }
+
     /// Signs a PEM certificate signing request (after checking its signature) for the
     /// given usage. Only the request's subject and, for serving certificates, its
     /// alternative names are taken from it; the usage and validity are the signer's.
     pub fn sign_request(&self, request_pem: &str, usage: Usage) -> Result<String, PkiError> {
         let request = CertificateSigningRequestParams::from_pem(request_pem).map_err(|error| {
-            PkiError::Invalid(format!("not a valid PEM certificate signing request: {error}"))
+            PkiError::Invalid(format!(
+                "not a valid PEM certificate signing request: {error}"
+            ))
         })?;
         let subject = Subject::of_request_pem(request_pem)?;
         let mut params = leaf_parameters(&subject, usage)?;

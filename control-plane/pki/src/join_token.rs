@@ -99,8 +99,7 @@ impl FromStr for JoinToken {
         let text = text.trim();
         let rest = text.strip_prefix(PREFIX).ok_or_else(invalid)?;
         let (hash, token) = rest.split_once("::").ok_or_else(invalid)?;
-        let hash_is_valid =
-            hash.len() == 64 && hash.bytes().all(|byte| byte.is_ascii_hexdigit());
+        let hash_is_valid = hash.len() == 64 && hash.bytes().all(|byte| byte.is_ascii_hexdigit());
         let (id, secret) = parse_bootstrap_token(token).ok_or_else(invalid)?;
         if !hash_is_valid {
             return Err(invalid());

@@ -15,7 +15,10 @@ impl Subject {
     pub fn new(common_name: impl Into<String>, organizations: &[&str]) -> Self {
         Self {
             common_name: common_name.into(),
-            organizations: organizations.iter().map(|&group| group.to_owned()).collect(),
+            organizations: organizations
+                .iter()
+                .map(|&group| group.to_owned())
+                .collect(),
         }
     }
 
@@ -50,13 +53,16 @@ impl Subject {
     pub fn of_request_pem(pem: &str) -> Result<Self, PkiError> {
         use rustls::pki_types::CertificateSigningRequestDer;
         use rustls::pki_types::pem::PemObject;
-        let der = CertificateSigningRequestDer::from_pem_slice(pem.as_bytes()).map_err(|error| {
-            PkiError::Invalid(format!(
-                "not a PEM certificate signing request (\"CERTIFICATE REQUEST\"): {error}"
-            ))
-        })?;
+        let der =
+            CertificateSigningRequestDer::from_pem_slice(pem.as_bytes()).map_err(|error| {
+                PkiError::Invalid(format!(
+                    "not a PEM certificate signing request (\"CERTIFICATE REQUEST\"): {error}"
+                ))
+            })?;
         let (_, request) = X509CertificationRequest::from_der(der.as_ref()).map_err(|error| {
-            PkiError::Invalid(format!("not a PKCS#10 certificate signing request: {error}"))
+            PkiError::Invalid(format!(
+                "not a PKCS#10 certificate signing request: {error}"
+            ))
         })?;
         Self::of_name(&request.certification_request_info.subject)
     }

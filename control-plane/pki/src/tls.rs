@@ -23,7 +23,9 @@ pub struct TlsIdentity {
 
 impl std::fmt::Debug for TlsIdentity {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("TlsIdentity").finish_non_exhaustive()
+        formatter
+            .debug_struct("TlsIdentity")
+            .finish_non_exhaustive()
     }
 }
 
@@ -41,7 +43,9 @@ fn certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, PkiError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| PkiError::Invalid(format!("not PEM certificates: {error}")))?;
     if chain.is_empty() {
-        return Err(PkiError::Invalid("no certificate in the PEM text".to_owned()));
+        return Err(PkiError::Invalid(
+            "no certificate in the PEM text".to_owned(),
+        ));
     }
     Ok(chain)
 }
@@ -173,10 +177,12 @@ impl ServerCertVerifier for PinnedAuthorityVerifier {
             })?;
         let mut roots = RootCertStore::empty();
         roots.add(pinned.clone().into_owned())?;
-        let verifier =
-            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
-                .build()
-                .map_err(|error| rustls::Error::General(error.to_string()))?;
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            self.provider.clone(),
+        )
+        .build()
+        .map_err(|error| rustls::Error::General(error.to_string()))?;
         let verified =
             verifier.verify_server_cert(end_entity, &[], server_name, ocsp_response, now)?;
         if let Ok(mut found) = self.found.lock() {

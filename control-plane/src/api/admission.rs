@@ -159,6 +159,36 @@ fn add_default_tolerations(
     .admit(object);
 }
 
+/// The ServiceAccount plugin on a new pod: the API access volume and mounts, unless the
+/// pod or its account opts out. Kubernetes refuses a pod whose account does not exist;
+/// here it is admitted anyway (only the pod's own choice then decides the volume), since
+/// the account controller makes `default` moments after a namespace appears and the
+/// node retries the token request until the account exists.
+fn admit_service_account(state: &ApiState, pod: &mut Value) -> ApiResult<()> {
+    let account_name = pod
+        .pointer("/spec/serviceAccountName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let account = state
+        .storage
+        .get(&ObjectKey::new(
+            "serviceaccounts",
+            namespace_of(pod),
+            account_name,
+        ))
+        .map_err(|error| ApiError::internal(error.to_string()))?;
+    let random = uuid::Uuid::new_v4().into_bytes();
+    let suffix = wasmkube_admission::service_account::name_suffix([
+        random[0], random[1], random[2], random[3], random[4],
+    ]);
+    wasmkube_admission::service_account::admit_pod(
+        pod,
+        account.as_ref().map(|stored| stored.object.as_ref()),
+        &suffix,
+    );
+    Ok(())
+}
+
 /// The Priority plugin: a pod's priority from its PriorityClass on create (kept on
 /// updates), and only one default PriorityClass. It reads every stored class; there are
 /// few.
@@ -229,6 +259,9 @@ pub async fn admit<'a>(
     }
     if creating && resource.namespaced {
         check_namespace_lifecycle(state, resource, object)?;
+    }
+    if creating && resource.kind == "Pod" {
+        admit_service_account(state, object)?;
     }
     let limit_ranges = limit_ranges(state, resource, object, old)?;
     limit_range::apply_defaults(resource.kind, object, &limit_ranges);

@@ -51,6 +51,12 @@ fn subresource_entry(resource: &ResourceType, subresource: &str) -> Value {
             "log" => ("Pod", &["get"], None, None),
             "portforward" => ("PodPortForwardOptions", &["create", "get"], None, None),
             "finalize" => ("Namespace", &["update"], None, None),
+            "token" => (
+                "TokenRequest",
+                &["create"],
+                Some("authentication.k8s.io"),
+                Some("v1"),
+            ),
             _ => (resource.kind, &["get", "patch", "update"], None, None),
         };
     let mut entry = json!({
@@ -82,7 +88,7 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             "singularName": resource.singular(),
             "namespaced": resource.namespaced,
             "kind": resource.kind,
-            "verbs": VERBS,
+            "verbs": if resource.create_only { &["create"] } else { VERBS },
         });
         if !resource.short_names.is_empty() {
             entry["shortNames"] = json!(resource.short_names);

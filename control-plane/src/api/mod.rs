@@ -1,6 +1,8 @@
 //! The Kubernetes REST API over axum: discovery, OpenAPI, the resource verbs and their
 //! subresources, health and metrics.
 
+mod access;
+mod access_review;
 mod admission;
 mod allocation;
 mod delete;
@@ -20,6 +22,7 @@ mod status;
 mod subresources;
 mod table;
 mod target;
+mod token_request;
 mod watch;
 mod write;
 
@@ -35,7 +38,7 @@ use http::Method;
 
 pub use allocation::KUBERNETES_SERVICE_IP;
 pub use metrics::Metrics;
-pub use status::{ApiError, ApiResult};
+pub use status::{ApiError, ApiResult, StatusCause};
 
 // What metrics.k8s.io (crate::metrics_server) shares with the resource verbs.
 pub(crate) use get_list::{read_list, selectors as request_selectors};
@@ -43,6 +46,7 @@ pub(crate) use negotiate::{ResponseForm, encode, response_form};
 pub(crate) use pod_log::node_endpoint;
 pub(crate) use selectors::Selectors;
 
+use crate::auth::{Authenticator, AuthorizerChain, UserInfo};
 use crate::images::ImageStore;
 use crate::store::SharedStorage;
 pub(crate) use query::Query;
@@ -101,10 +105,36 @@ pub struct ApiState {
     pub(crate) node_client: pod_log::NodeClient,
     /// The nodes' and pods' resource usage that metrics.k8s.io serves.
     pub resource_metrics: crate::metrics_server::ResourceMetrics,
+    /// Who a request's credentials say its user is.
+    pub authenticator: Authenticator,
+    /// Whether that user may do what the request asks.
+    pub authorizer: AuthorizerChain,
+    /// Signs ServiceAccount tokens (serviceaccounts/token) and verifies them.
+    pub service_account_tokens: Arc<crate::auth::service_account_token::ServiceAccountTokenIssuer>,
+    /// Where mutating requests are recorded, when auditing is on.
+    pub audit_log: Option<crate::audit::AuditLog>,
+    /// RBAC, also on its own for the rules reviews (`kubectl auth can-i --list`).
+    pub rbac: Arc<crate::auth::rbac::RbacAuthorizer>,
+}
+
+/// How the API server tells who is asking and what they may do.
+pub struct ApiSecurity {
+    pub authenticator: Authenticator,
+    pub authorizer: AuthorizerChain,
+    /// The API server's client identity and the cluster CA, for calling node agents.
+    pub node_client_tls: Arc<rustls::ClientConfig>,
+    pub service_account_tokens: Arc<crate::auth::service_account_token::ServiceAccountTokenIssuer>,
+    pub audit_log: Option<crate::audit::AuditLog>,
+    pub rbac: Arc<crate::auth::rbac::RbacAuthorizer>,
 }
 
 impl ApiState {
-    pub fn new(storage: SharedStorage, options: ApiOptions, images: ImageStore) -> Arc<Self> {
+    pub fn new(
+        storage: SharedStorage,
+        options: ApiOptions,
+        images: ImageStore,
+        security: ApiSecurity,
+    ) -> Arc<Self> {
         let resource_metrics =
             crate::metrics_server::ResourceMetrics::new(options.resource_metrics_resolution);
         Arc::new(Self {
@@ -113,14 +143,21 @@ impl ApiState {
             metrics: Metrics::default(),
             allocation_lock: tokio::sync::Mutex::new(()),
             images,
-            node_client: pod_log::node_client(),
+            node_client: pod_log::node_client(security.node_client_tls),
             resource_metrics,
+            authenticator: security.authenticator,
+            authorizer: security.authorizer,
+            service_account_tokens: security.service_account_tokens,
+            audit_log: security.audit_log,
+            rbac: security.rbac,
         })
     }
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
-    Router::new()
+    // Layers run from the last added: authentication, then the audit log (which needs the
+    // user, and records refusals too), then authorization, then the request itself.
+    let authorized = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -136,6 +173,22 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(crate::images::routes())
         .merge(crate::metrics_server::routes())
         .fallback(dispatch)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            access::authorize,
+        ));
+    let audited = match &state.audit_log {
+        Some(log) => authorized.layer(axum::middleware::from_fn_with_state(
+            log.clone(),
+            crate::audit::audit_mutations,
+        )),
+        None => authorized,
+    };
+    audited
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            access::authenticate,
+        ))
         .with_state(state)
 }
 
@@ -166,12 +219,34 @@ async fn route(state: &Arc<ApiState>, request: Request, query: Query) -> ApiResu
         }
         return discovery::serve(&target);
     };
+    // The access reviews are answered, never stored.
+    if target.resource.create_only {
+        let user = request
+            .extensions()
+            .get::<UserInfo>()
+            .cloned()
+            .ok_or_else(ApiError::unauthorized)?;
+        let (parts, body) = request.into_parts();
+        let reviewer = access_review::Reviewer {
+            user: &user,
+            authorizer: &state.authorizer,
+            rbac: &state.rbac,
+        };
+        return access_review::serve(&method, &parts.headers, body, &target, &query, reviewer)
+            .await;
+    }
     // Port forwarding switches protocols, which needs the request whole.
     if target.subresource.as_deref() == Some("portforward") {
         return port_forward::port_forward(state, request, &target).await;
     }
     let (parts, body) = request.into_parts();
-    route_resource(state, &method, &parts.headers, body, target, query).await
+    // The authentication layer put the user there; a request without one never gets here.
+    let user = parts
+        .extensions
+        .get::<UserInfo>()
+        .cloned()
+        .unwrap_or_else(UserInfo::anonymous);
+    route_resource(state, &method, &parts.headers, body, target, query, &user).await
 }
 
 async fn route_resource(
@@ -181,20 +256,21 @@ async fn route_resource(
     body: Body,
     target: ResourceTarget,
     query: Query,
+    user: &UserInfo,
 ) -> ApiResult<Response> {
     let subresource = target.subresource.as_deref();
     match (method.as_str(), target.name.is_some(), subresource) {
         ("GET", false, None) if query.watch => watch::watch(state, headers, &target, &query).await,
         ("GET", false, None) => get_list::list(state, headers, &target, &query).await,
-        ("POST", false, None) => write::create(state, headers, body, &target, &query).await,
+        ("POST", false, None) => write::create(state, headers, body, &target, &query, user).await,
         ("DELETE", false, None) => {
             delete::delete_collection(state, headers, body, &target, &query).await
         }
-        ("GET", true, None | Some("status")) => get_list::get(state, headers, &target),
-        ("PUT", true, None | Some("status") | Some("finalize")) => {
+        ("GET", true, None | Some("status" | "approval")) => get_list::get(state, headers, &target),
+        ("PUT", true, None | Some("status" | "finalize" | "approval")) => {
             write::update(state, headers, body, &target, &query).await
         }
-        ("PATCH", true, None | Some("status")) => {
+        ("PATCH", true, None | Some("status" | "approval")) => {
             write::patch(state, headers, body, &target, &query).await
         }
         ("DELETE", true, None) => delete::delete(state, headers, body, &target, &query).await,
@@ -202,6 +278,9 @@ async fn route_resource(
             subresources::scale(state, method, headers, body, &target, &query).await
         }
         ("POST", true, Some("binding")) => subresources::bind(state, headers, body, &target).await,
+        ("POST", true, Some("token")) => {
+            token_request::create_token(state, headers, body, &target).await
+        }
         ("POST", true, Some("eviction")) => {
             subresources::evict(state, headers, body, &target).await
         }

@@ -89,6 +89,10 @@ fn paths_for(resource: &ResourceType) -> Vec<(String, Vec<ApiOperation>)> {
         format!("{prefix}/{}", resource.plural)
     };
     let id = |verb: &str, suffix: &str| format!("{verb}{}{suffix}", resource.kind);
+    if resource.create_only {
+        let create = ApiOperation::new(Method::Post, "post", id("create", ""));
+        return vec![(collection, vec![create])];
+    }
     let mut paths = vec![
         (
             collection.clone(),

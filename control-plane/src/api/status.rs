@@ -116,6 +116,22 @@ impl ApiError {
         .with_details(resource.group, resource.plural, name)
     }
 
+    /// 401, as kube-apiserver answers a request without valid credentials.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
+    }
+
+    /// 403 for a request the authorizers did not allow; `message` is the whole text
+    /// (`Attributes::forbidden_message`), `details` its resource and name if any.
+    pub fn forbidden_request(message: String, group: &str, kind: &str, name: &str) -> Self {
+        let error = Self::new(StatusCode::FORBIDDEN, "Forbidden", message);
+        if kind.is_empty() {
+            error
+        } else {
+            error.with_details(group, kind, name)
+        }
+    }
+
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", message)
     }

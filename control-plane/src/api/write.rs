@@ -21,6 +21,7 @@ use super::query::Query;
 use super::status::{ApiError, ApiResult};
 use super::target::ResourceTarget;
 use super::{ApiState, read_body};
+use crate::auth::UserInfo;
 use crate::resources::ResourceType;
 use crate::store::{StoreError, StoredObject, WriteRequest};
 
@@ -100,10 +101,12 @@ pub async fn create(
     body: Body,
     target: &ResourceTarget,
     query: &Query,
+    user: &UserInfo,
 ) -> ApiResult<Response> {
     let resource = target.resource;
     let (mut object, warnings) = requested_object(headers, body, target, query).await?;
     prepare_create(resource, &mut object)?;
+    admit_by_requester(resource, target, &mut object, user)?;
     let admission = admit(state, resource, &mut object, None).await?;
     if query.dry_run {
         return respond(headers, StatusCode::CREATED, &object, &warnings);
@@ -121,6 +124,28 @@ pub async fn create(
         .map_err(|error| ApiError::from_store(error, resource, &name))?;
     admission.written(state).await;
     respond(headers, StatusCode::CREATED, &stored.object, &warnings)
+}
+
+/// The admission steps that depend on who creates the object: a CertificateSigningRequest
+/// records its requester, and a node may create only its own Node and Lease
+/// (NodeRestriction), since the authorizer cannot see a name that is only in the body.
+fn admit_by_requester(
+    resource: &ResourceType,
+    target: &ResourceTarget,
+    object: &mut Value,
+    user: &UserInfo,
+) -> ApiResult<()> {
+    if resource.group == "certificates.k8s.io" && resource.plural == "certificatesigningrequests" {
+        crate::certificates::admit_create(object, user)?;
+    }
+    crate::auth::node_authorizer::restriction::admit_create(
+        user,
+        resource.group,
+        resource.plural,
+        target.namespace.as_deref().unwrap_or_default(),
+        object,
+    )
+    .map_err(|error| ApiError::forbidden(resource, name_of(object), &error.to_string()))
 }
 
 /// Admits `new` as the next state of `old` and writes it. `precondition` is a revision
@@ -151,12 +176,16 @@ async fn write_update(
             None => new["spec"]["finalizers"] = Value::Array(Vec::new()),
         }
     }
+    // A CertificateSigningRequest's approval, like a status, changes only the status.
     prepare_update(
         resource,
         &mut new,
         &old.object,
-        subresource == Some("status"),
+        matches!(subresource, Some("status" | "approval")),
     )?;
+    if resource.kind == "CertificateSigningRequest" {
+        crate::certificates::admit_update(&mut new, &old.object, subresource)?;
+    }
     if let Some(precondition) = precondition
         && precondition != old.revision
     {

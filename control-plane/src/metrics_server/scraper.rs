@@ -79,7 +79,7 @@ async fn scrape_node(
 ) -> Result<NodeBatch, ScrapeError> {
     let endpoint = crate::api::node_endpoint(state, node)
         .map_err(|error| ScrapeError::Endpoint(error.message))?;
-    let uri = format!("http://{}/metrics/resource", endpoint.authority);
+    let uri = format!("https://{}/metrics/resource", endpoint.authority);
     let request = http::Request::get(&uri)
         .body(Empty::<Bytes>::new())
         .map_err(|error| ScrapeError::Request(error.to_string()))?;

@@ -1,7 +1,8 @@
 //! The table of built-in resources, in discovery order.
 
 use k8s_openapi::api::{
-    apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch,
+    apps::v1 as apps, authentication::v1 as authentication, authorization::v1 as authorization,
+    autoscaling::v2 as autoscaling, batch::v1 as batch, certificates::v1 as certificates,
     coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
     rbac::v1 as rbac, scheduling::v1 as scheduling,
 };
@@ -26,6 +27,26 @@ macro_rules! resource {
             categories: $categories,
             subresources: $sub,
             tracks_generation: $generation,
+            create_only: false,
+            codec: decode_typed::<$type>,
+        }
+    };
+}
+
+/// A cluster-scoped kind that is only ever created and never stored: an access review.
+macro_rules! review {
+    ($group:literal, $version:literal, $kind:literal, $plural:literal, decoded_as: $type:ty) => {
+        ResourceType {
+            group: $group,
+            version: $version,
+            kind: $kind,
+            plural: $plural,
+            namespaced: false,
+            short_names: NONE,
+            categories: NONE,
+            subresources: NONE,
+            tracks_generation: false,
+            create_only: true,
             codec: decode_typed::<$type>,
         }
     };
@@ -39,7 +60,7 @@ pub static ALL_RESOURCES: &[ResourceType] = &[
     resource!("", "v1", "Endpoints", "endpoints", true, core::Endpoints, short: &["ep"], categories: NONE, sub: NONE, generation: false),
     resource!("", "v1", "ConfigMap", "configmaps", true, core::ConfigMap, short: &["cm"], categories: NONE, sub: NONE, generation: false),
     resource!("", "v1", "Secret", "secrets", true, core::Secret, short: NONE, categories: NONE, sub: NONE, generation: false),
-    resource!("", "v1", "ServiceAccount", "serviceaccounts", true, core::ServiceAccount, short: &["sa"], categories: NONE, sub: NONE, generation: false),
+    resource!("", "v1", "ServiceAccount", "serviceaccounts", true, core::ServiceAccount, short: &["sa"], categories: NONE, sub: &["token"], generation: false),
     resource!("", "v1", "Event", "events", true, core::Event, short: &["ev"], categories: NONE, sub: NONE, generation: false),
     resource!("", "v1", "LimitRange", "limitranges", true, core::LimitRange, short: &["limits"], categories: NONE, sub: NONE, generation: false),
     resource!("", "v1", "ResourceQuota", "resourcequotas", true, core::ResourceQuota, short: &["quota"], categories: NONE, sub: STATUS, generation: false),
@@ -47,9 +68,14 @@ pub static ALL_RESOURCES: &[ResourceType] = &[
     resource!("apps", "v1", "ReplicaSet", "replicasets", true, apps::ReplicaSet, short: &["rs"], categories: ALL, sub: &["status", "scale"], generation: true),
     resource!("apps", "v1", "DaemonSet", "daemonsets", true, apps::DaemonSet, short: &["ds"], categories: ALL, sub: STATUS, generation: true),
     resource!("apps", "v1", "StatefulSet", "statefulsets", true, apps::StatefulSet, short: &["sts"], categories: ALL, sub: &["status", "scale"], generation: true),
+    review!("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", decoded_as: authentication::SelfSubjectReview),
+    review!("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", decoded_as: authorization::SelfSubjectAccessReview),
+    review!("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", decoded_as: authorization::SelfSubjectRulesReview),
+    review!("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", decoded_as: authorization::SubjectAccessReview),
     resource!("batch", "v1", "Job", "jobs", true, batch::Job, short: NONE, categories: ALL, sub: STATUS, generation: true),
     resource!("batch", "v1", "CronJob", "cronjobs", true, batch::CronJob, short: &["cj"], categories: ALL, sub: STATUS, generation: true),
     resource!("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true, autoscaling::HorizontalPodAutoscaler, short: &["hpa"], categories: ALL, sub: STATUS, generation: true),
+    resource!("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", false, certificates::CertificateSigningRequest, short: &["csr"], categories: NONE, sub: &["status", "approval"], generation: false),
     resource!("coordination.k8s.io", "v1", "Lease", "leases", true, coordination::Lease, short: NONE, categories: NONE, sub: NONE, generation: false),
     resource!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true, discovery::EndpointSlice, short: NONE, categories: NONE, sub: NONE, generation: true),
     resource!("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false, scheduling::PriorityClass, short: &["pc"], categories: NONE, sub: NONE, generation: false),

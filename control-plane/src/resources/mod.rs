@@ -21,6 +21,9 @@ pub struct ResourceType {
     pub subresources: &'static [&'static str],
     /// Whether `metadata.generation` tracks spec changes.
     pub tracks_generation: bool,
+    /// Served by create alone and never stored: the access reviews, whose answer is the
+    /// request with its status filled in.
+    pub create_only: bool,
     /// Decodes with the Kubernetes type, re-encodes, and reports unknown fields.
     pub codec: fn(serde_json::Value) -> Result<codec::Decoded, DecodeError>,
 }

@@ -1,6 +1,7 @@
-//! HTTP/2 with prior knowledge (h2c) on the same listener as HTTP/1.1, which every other
-//! test here uses: a client that opens with the HTTP/2 preface gets HTTP/2, and can carry
-//! a watch and other requests over one connection at once, as client-go does.
+//! HTTP/2 (negotiated with ALPN "h2" in the TLS handshake) on the same listener as
+//! HTTP/1.1, which every other test here uses: a client that opens with the HTTP/2
+//! preface gets HTTP/2, and can carry a watch and other requests over one connection at
+//! once, as client-go does.
 
 use std::time::Duration;
 
@@ -27,13 +28,24 @@ impl Http2Client {
         let stream = tokio::net::TcpStream::connect(cluster.plane.address)
             .await
             .expect("a connection to the API server");
+        let admin = cluster
+            .plane
+            .admin_identity()
+            .expect("the admin's certificate");
+        let tls = crate::tls::client_tls(&cluster.plane, Some(&admin), &[b"h2"]);
+        let server_name = rustls::pki_types::ServerName::from(cluster.plane.address.ip());
+        let stream = tokio_rustls::TlsConnector::from(tls)
+            .connect(server_name, stream)
+            .await
+            .expect("a TLS handshake with the API server");
+        assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
         let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
             .expect("an HTTP/2 handshake");
         tokio::spawn(connection);
         Self {
             sender,
-            base: format!("http://{}", cluster.plane.address),
+            base: cluster.plane.url(),
         }
     }
 

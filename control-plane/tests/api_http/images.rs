@@ -1,19 +1,16 @@
 //! The cluster's built-in image store over real HTTP: blobs pushed, checked and read
 //! back, tags set and listed, and every refusal a Status with the right code.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, StatusCode, header};
 use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 use wasmkube_control_plane::api::ApiOptions;
 use wasmkube_control_plane::images::Digest;
-use wasmkube_control_plane::server::{ControlPlaneOptions, start};
+use wasmkube_control_plane::server::{ControlPlane, ControlPlaneOptions, start};
 
 use super::support::*;
 
@@ -268,9 +265,9 @@ fn files_under(directory: &Path) -> Vec<String> {
 
 /// PUTs `body` to a control plane that is not a support `Cluster`, for the tests that
 /// need to know its data directory.
-async fn put_status(address: SocketAddr, path: &str, body: &'static [u8]) -> StatusCode {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let request = http::Request::put(format!("http://{address}{path}"))
+async fn put_status(plane: &ControlPlane, path: &str, body: &'static [u8]) -> StatusCode {
+    let client = crate::tls::admin_client::<Full<Bytes>>(plane);
+    let request = http::Request::put(format!("{}{path}", plane.url()))
         .body(Full::new(Bytes::from_static(body)))
         .expect("a well-formed request");
     client
@@ -292,6 +289,8 @@ async fn a_refused_upload_leaves_no_file_behind_nor_does_a_crashed_one() {
         listen: "127.0.0.1:0".parse().expect("a loopback address"),
         api: ApiOptions::default(),
         compaction_interval: Duration::from_secs(24 * 60 * 60),
+        tls_subject_alternative_names: Vec::new(),
+        audit: wasmkube_control_plane::server::AuditOptions::default(),
     })
     .await
     .expect("the control plane starts");
@@ -299,13 +298,13 @@ async fn a_refused_upload_leaves_no_file_behind_nor_does_a_crashed_one() {
     assert_eq!(files_under(&images), Vec::<String>::new());
 
     let claimed = Digest::of_bytes(COMPONENT);
-    let refused = put_status(plane.address, &blob_path(&claimed), EMPTY_MODULE).await;
+    let refused = put_status(&plane, &blob_path(&claimed), EMPTY_MODULE).await;
     assert_eq!(refused, StatusCode::BAD_REQUEST);
-    let not_wasm = put_status(plane.address, &blob_path(&claimed), b"MZ\x90\0").await;
+    let not_wasm = put_status(&plane, &blob_path(&claimed), b"MZ\x90\0").await;
     assert_eq!(not_wasm, StatusCode::BAD_REQUEST);
     assert_eq!(files_under(&images), Vec::<String>::new());
 
-    let accepted = put_status(plane.address, &blob_path(&claimed), COMPONENT).await;
+    let accepted = put_status(&plane, &blob_path(&claimed), COMPONENT).await;
     assert_eq!(accepted, StatusCode::CREATED);
     let blob = blobs.join(claimed.hex());
     assert_eq!(

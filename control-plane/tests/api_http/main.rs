@@ -14,5 +14,7 @@ mod port_forward;
 mod quota;
 mod scheduler;
 mod scheduler_affinity;
+mod service_accounts;
 mod support;
+mod tls;
 mod watches;

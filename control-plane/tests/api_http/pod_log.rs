@@ -13,8 +13,6 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{Method, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -68,7 +66,7 @@ async fn container_logs(
 
 /// Starts the imitation agent on a loopback port; notifying the returned `Notify`
 /// releases the second line of `follower`.
-async fn start_node_agent() -> (u16, Arc<Notify>) {
+async fn start_node_agent(cluster: &Cluster) -> (u16, Arc<Notify>) {
     let release = Arc::new(Notify::new());
     let app = Router::new()
         .route(
@@ -76,11 +74,7 @@ async fn start_node_agent() -> (u16, Arc<Notify>) {
             get(container_logs),
         )
         .with_state(Arc::clone(&release));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let port = listener.local_addr().expect("the agent's address").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let port = crate::tls::serve_node_agent(&cluster.plane, app).await;
     (port, release)
 }
 
@@ -148,7 +142,7 @@ async fn create_running_pod(cluster: &Cluster, name: &str, node: &str) {
 #[tokio::test]
 async fn logs_are_proxied_from_the_nodes_agent_with_the_options_passed_on() {
     let cluster = start_cluster().await;
-    let (port, _release) = start_node_agent().await;
+    let (port, _release) = start_node_agent(&cluster).await;
     register_node(&cluster, "node-1", Some(port)).await;
     create_running_pod(&cluster, "web", "node-1").await;
 
@@ -171,17 +165,15 @@ async fn logs_are_proxied_from_the_nodes_agent_with_the_options_passed_on() {
 #[tokio::test]
 async fn a_followed_log_streams_each_chunk_as_the_agent_sends_it() {
     let cluster = start_cluster().await;
-    let (port, release) = start_node_agent().await;
+    let (port, release) = start_node_agent(&cluster).await;
     register_node(&cluster, "node-1", Some(port)).await;
     create_running_pod(&cluster, "web", "node-1").await;
 
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let request = http::Request::get(format!(
-        "http://{}{PODS}/web/log?container=follower&follow=true",
-        cluster.plane.address
-    ))
-    .body(Empty::new())
-    .expect("a well-formed request");
+    let client = crate::tls::admin_client::<Empty<Bytes>>(&cluster.plane);
+    let request =
+        http::Request::get(cluster.uri(&format!("{PODS}/web/log?container=follower&follow=true")))
+            .body(Empty::new())
+            .expect("a well-formed request");
     let response = client.request(request).await.expect("an answer");
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();
@@ -212,7 +204,7 @@ async fn a_followed_log_streams_each_chunk_as_the_agent_sends_it() {
 #[tokio::test]
 async fn the_agents_errors_come_back_as_status_objects_with_its_code() {
     let cluster = start_cluster().await;
-    let (port, _release) = start_node_agent().await;
+    let (port, _release) = start_node_agent(&cluster).await;
     register_node(&cluster, "node-1", Some(port)).await;
     create_running_pod(&cluster, "web", "node-1").await;
 

@@ -8,9 +8,6 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use wasmkube_control_plane::api::ApiOptions;
 use wasmkube_control_plane::server::{ControlPlane, ControlPlaneOptions, start};
@@ -26,7 +23,7 @@ pub const SECRETS: &str = "/api/v1/namespaces/default/secrets";
 
 pub struct Cluster {
     pub plane: ControlPlane,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: crate::tls::HttpsClient<Full<Bytes>>,
     // Dropped last, after the control plane has let go of the store file.
     _data_dir: tempfile::TempDir,
 }
@@ -44,12 +41,14 @@ pub async fn start_cluster_with(api: ApiOptions) -> Cluster {
         listen: "127.0.0.1:0".parse().expect("a loopback address"),
         api,
         compaction_interval: Duration::from_secs(24 * 60 * 60),
+        tls_subject_alternative_names: Vec::new(),
+        audit: wasmkube_control_plane::server::AuditOptions::default(),
     })
     .await
     .expect("the control plane starts");
     Cluster {
+        client: crate::tls::admin_client(&plane),
         plane,
-        client: Client::builder(TokioExecutor::new()).build_http(),
         _data_dir: data_dir,
     }
 }
@@ -110,8 +109,8 @@ impl Reply {
 }
 
 impl Cluster {
-    fn uri(&self, path: &str) -> String {
-        format!("http://{}{path}", self.plane.address)
+    pub fn uri(&self, path: &str) -> String {
+        format!("{}{path}", self.plane.url())
     }
 
     pub async fn request(

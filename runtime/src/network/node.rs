@@ -21,6 +21,9 @@ pub struct NodeNetworkSettings {
     /// The node's address as other nodes and the host see it (its InternalIP): the
     /// source address of connections the node itself makes to pods.
     pub node_address: IpAddr,
+    /// How the node dials other nodes' tunnels: their certificates checked against the
+    /// cluster CA, the node's own client certificate presented.
+    pub tunnel_client_tls: Arc<rustls::ClientConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +40,6 @@ pub(super) struct NodeNetworkShared {
     pods_by_ip: RwLock<HashMap<Ipv4Addr, Weak<PodNetwork>>>,
     allocated: Mutex<BTreeSet<Ipv4Addr>>,
     pub(super) cluster: ClusterView,
-    pub(super) tunnel_token: RwLock<Option<String>>,
 }
 
 impl NodeNetworkShared {
@@ -104,7 +106,6 @@ impl NodeNetwork {
                 pods_by_ip: RwLock::new(HashMap::new()),
                 allocated: Mutex::new(BTreeSet::new()),
                 cluster: ClusterView::default(),
-                tunnel_token: RwLock::new(None),
             }),
         }
     }
@@ -170,15 +171,6 @@ impl NodeNetwork {
     /// The network of this node's pod with this IP.
     pub fn pod(&self, ip: Ipv4Addr) -> Option<Arc<PodNetwork>> {
         self.shared.local_pod(ip)
-    }
-
-    /// Sets the secret that authenticates tunnel connections between nodes.
-    pub fn set_tunnel_token(&self, token: String) {
-        *self
-            .shared
-            .tunnel_token
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(token);
     }
 
     /// A connection from the node itself (a NodePort, a tunnel) to `destination`, which
@@ -260,13 +252,13 @@ async fn connect_to_pod_ip(
     let Some(tunnel_address) = node.cluster.snapshot().tunnel_for(ip) else {
         return Err(ConnectError::Unreachable);
     };
-    let token = node
-        .tunnel_token
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone()
-        .ok_or(ConnectError::Unreachable)?;
-    tunnel::connect(tunnel_address, &token, source, destination).await
+    tunnel::connect(
+        tunnel_address,
+        &node.settings.tunnel_client_tls,
+        source,
+        destination,
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -283,9 +275,18 @@ mod tests {
 
     #[test]
     fn a_pods_ip_returns_to_the_pool_only_when_its_last_holder_lets_go() {
+        // This node never dials a tunnel: settings that trust no one do.
+        let tunnel_client_tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS settings")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
         let network = NodeNetwork::new(NodeNetworkSettings {
             node_name: "node".to_owned(),
             node_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            tunnel_client_tls: Arc::new(tunnel_client_tls),
         });
         network.set_pod_cidr("10.244.0.0/24".parse().expect("a CIDR"));
         let first = network.attach_pod(identity("first"), None).expect("an IP");

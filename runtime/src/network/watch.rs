@@ -1,8 +1,7 @@
 //! Keeps the node's picture of the cluster network current, as kube-proxy does: reflectors
 //! over Services, EndpointSlices, Nodes and Namespaces, and the pod network's settings
-//! (`kube-system/wasmkube-pod-network`, a ConfigMap for the egress policy and a Secret
-//! for the tunnel token). Every change rebuilds the snapshot, then the NodePort
-//! listeners follow it.
+//! (`kube-system/wasmkube-pod-network`, a ConfigMap with the egress policy). Every change
+//! rebuilds the snapshot, then the NodePort listeners follow it.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -10,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -24,13 +23,11 @@ use super::cluster_view::{
 use super::egress::{EGRESS_ALLOWED, EGRESS_NAMESPACE_LABEL};
 use super::node_ports::NodePorts;
 
-/// The namespace and name of the pod network's ConfigMap and Secret.
+/// The namespace and name of the pod network's ConfigMap.
 pub const SETTINGS_NAMESPACE: &str = "kube-system";
 pub const SETTINGS_NAME: &str = "wasmkube-pod-network";
 /// The ConfigMap key holding the server's egress policy: `allow` or `deny`.
 pub const EGRESS_KEY: &str = "egress";
-/// The Secret key holding the tunnel token.
-pub const TUNNEL_TOKEN_KEY: &str = "tunnel-token";
 /// The Node annotation where a node announces its tunnel's address.
 pub const TUNNEL_ANNOTATION: &str = "wasmkube.dev/pod-network-tunnel";
 
@@ -43,7 +40,6 @@ struct Stores {
     nodes: Store<Node>,
     namespaces: Store<Namespace>,
     config_maps: Store<ConfigMap>,
-    secrets: Store<Secret>,
 }
 
 /// Runs until the node agent stops.
@@ -72,11 +68,6 @@ pub async fn run(client: Client, network: NodeNetwork) {
             &changed,
         ),
         config_maps: reflect(
-            Api::namespaced(client.clone(), SETTINGS_NAMESPACE),
-            settings.clone(),
-            &changed,
-        ),
-        secrets: reflect(
             Api::namespaced(client, SETTINGS_NAMESPACE),
             settings,
             &changed,
@@ -116,15 +107,6 @@ where
 }
 
 fn apply(stores: &Stores, network: &NodeNetwork) {
-    if let Some(secret) = stores.secrets.state().first()
-        && let Some(token) = secret
-            .data
-            .as_ref()
-            .and_then(|data| data.get(TUNNEL_TOKEN_KEY))
-            .and_then(|token| String::from_utf8(token.0.clone()).ok())
-    {
-        network.set_tunnel_token(token);
-    }
     let nodes = stores.nodes.state();
     if let Some(own_cidr) = nodes
         .iter()

@@ -4,6 +4,7 @@
 mod lease;
 mod pods;
 mod registration;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use crate::port_forward::PortForwardConnector;
 use crate::resource_usage::ResourceUsageRegistry;
 
 pub use registration::{kubelet_version, node_capacity};
+pub use tls::NodeTls;
 
 #[derive(Clone, Debug)]
 pub struct NodeAgentConfig {
@@ -34,7 +36,13 @@ pub struct NodeAgentConfig {
     pub compilation_cache_dir: PathBuf,
     /// The address the node is reached at (its InternalIP).
     pub node_ip: IpAddr,
-    /// Where the node endpoint (logs) listens; port 0 picks a free port.
+    /// The node's certificates and the cluster CA: the node endpoint and the tunnel serve
+    /// only TLS, and the tunnel dials other nodes with TLS. The serving certificate must
+    /// name `node_ip`, where the API server reaches the node endpoint, and the tunnel's
+    /// address when it listens on another one: other nodes check it against that.
+    pub tls: NodeTls,
+    /// Where the node endpoint (logs, metrics, port-forward) listens; port 0 picks a free
+    /// port.
     pub endpoint_listen: SocketAddr,
     pub max_pods: u32,
     pub backoff: BackoffSettings,
@@ -61,12 +69,13 @@ pub struct NodeAgentConfig {
 }
 
 impl NodeAgentConfig {
-    pub fn new(node_name: String, data_dir: PathBuf) -> NodeAgentConfig {
+    pub fn new(node_name: String, data_dir: PathBuf, tls: NodeTls) -> NodeAgentConfig {
         NodeAgentConfig {
             node_name,
             compilation_cache_dir: data_dir.join("compiled"),
             data_dir,
             node_ip: IpAddr::from([127, 0, 0, 1]),
+            tls,
             endpoint_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_pods: 1000,
             backoff: BackoffSettings::default(),
@@ -99,6 +108,8 @@ pub enum NodeAgentError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot set up the node's TLS: {0}")]
+    Tls(#[from] wasmkube_pki::PkiError),
     #[error("cannot start the guest threads: {0}")]
     GuestThreads(std::io::Error),
     #[error(transparent)]
@@ -161,9 +172,12 @@ impl NodeAgent {
         mut config: NodeAgentConfig,
         client: kube::Client,
     ) -> Result<NodeAgent, NodeAgentError> {
+        let endpoint_tls = config.tls.endpoint_server_config()?;
+        let tunnel_tls = config.tls.tunnel_server_config()?;
         let network = NodeNetwork::new(NodeNetworkSettings {
             node_name: config.node_name.clone(),
             node_address: config.node_ip,
+            tunnel_client_tls: config.tls.tunnel_client_config()?,
         });
         if let Some(cidr) = config.pod_cidr {
             network.set_pod_cidr(cidr);
@@ -245,12 +259,14 @@ impl NodeAgent {
         });
         let endpoint = crate::endpoint::serve(
             listener,
+            endpoint_tls,
             logs,
             resource_usage,
             config.port_forward_connector.clone(),
         );
         let tunnel = tokio::spawn(crate::network::tunnel::serve(
             tunnel_listener,
+            tunnel_tls,
             network.clone(),
         ));
         let network_view =

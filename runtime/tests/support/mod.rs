@@ -4,15 +4,21 @@
 // Each test crate includes this module and uses only part of it.
 #![allow(dead_code)]
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wasmkube_control_plane::api::ApiOptions;
 use wasmkube_control_plane::server::{ControlPlane, ControlPlaneOptions, start};
-use wasmkube_runtime::{BackoffSettings, NodeAgent, NodeAgentConfig};
+use wasmkube_pki::tls::TlsIdentity;
+use wasmkube_pki::{ClusterAuthority, Subject, Usage};
+use wasmkube_runtime::{BackoffSettings, NodeAgent, NodeAgentConfig, NodeTls};
 use wasmkube_wasm_guests::{WasmTarget, guest};
 
 pub const NODE_NAME: &str = "node-1";
@@ -40,9 +46,114 @@ pub async fn start_control_plane_with(
         listen: "127.0.0.1:0".parse().expect("an address"),
         api,
         compaction_interval: Duration::from_secs(300),
+        tls_subject_alternative_names: Vec::new(),
+        audit: wasmkube_control_plane::server::AuditOptions::default(),
     })
     .await
     .expect("the control plane starts")
+}
+
+/// A test node's settings: its data under `directory/<name>` (`node` for the first
+/// node), certificates from the control plane's CA for 127.0.0.1, short restart
+/// back-offs and the shared compilation cache.
+pub fn node_agent_config(
+    control_plane: &ControlPlane,
+    directory: &std::path::Path,
+    node_name: &str,
+) -> NodeAgentConfig {
+    let data_dir = if node_name == NODE_NAME {
+        directory.join("node")
+    } else {
+        directory.join(node_name)
+    };
+    let mut config = NodeAgentConfig::new(
+        node_name.to_owned(),
+        data_dir,
+        node_tls(&control_plane.authority, node_name),
+    );
+    config.backoff = BackoffSettings {
+        initial: Duration::from_millis(500),
+        maximum: Duration::from_secs(2),
+    };
+    config.max_pods = 50;
+    // Every test cluster compiles the same guests: one cache spares the repeats.
+    config.compilation_cache_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compiled");
+    config
+}
+
+/// A node's certificates, issued by `authority` for a node at 127.0.0.1, where test
+/// nodes listen.
+pub fn node_tls(authority: &ClusterAuthority, node_name: &str) -> NodeTls {
+    NodeTls::issue(authority, node_name, &[IpAddr::V4(Ipv4Addr::LOCALHOST)])
+        .expect("the node's certificates are issued")
+}
+
+/// A client identity from `authority` for `subject`, its chain ending with the CA.
+pub fn client_identity(authority: &ClusterAuthority, subject: &Subject) -> TlsIdentity {
+    let issued = authority
+        .issue(subject, Usage::Client, &[], &[])
+        .expect("a client certificate is issued");
+    TlsIdentity {
+        certificate_chain_pem: format!("{}{}", issued.certificate_pem, authority.certificate_pem()),
+        private_key_pem: issued.private_key_pem,
+    }
+}
+
+/// The identity the API server calls node agents with.
+pub fn api_server_identity(authority: &ClusterAuthority) -> TlsIdentity {
+    client_identity(
+        authority,
+        &Subject::new("kube-apiserver-kubelet-client", &["system:masters"]),
+    )
+}
+
+/// A node endpoint's answer: its status code, head and body.
+#[derive(Debug)]
+pub struct EndpointAnswer {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+/// GETs `path` from the node endpoint at `endpoint` over HTTPS (HTTP/1.1), checking the
+/// node's certificate against the CA in `authority_pem` and presenting `identity`. An
+/// error is a failed connection or handshake.
+pub async fn node_endpoint_get(
+    authority_pem: &str,
+    identity: Option<&TlsIdentity>,
+    endpoint: SocketAddr,
+    path: &str,
+) -> std::io::Result<EndpointAnswer> {
+    let config = wasmkube_pki::tls::client_config(authority_pem, identity, &[b"http/1.1"])
+        .map_err(std::io::Error::other)?;
+    let tcp = tokio::net::TcpStream::connect(endpoint).await?;
+    let mut stream = tokio_rustls::TlsConnector::from(Arc::clone(&config))
+        .connect(ServerName::IpAddress(endpoint.ip().into()), tcp)
+        .await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    // A server that refuses the client's certificate says so in an alert, which arrives
+    // here, after the handshake that TLS 1.3 lets the client finish first.
+    if let Err(error) = stream.read_to_end(&mut response).await
+        && (error.kind() != std::io::ErrorKind::UnexpectedEof || response.is_empty())
+    {
+        return Err(error);
+    }
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {response:?}")))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status in {head:?}")))?;
+    Ok(EndpointAnswer {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    })
 }
 
 pub fn guest_image(name: &str, target: WasmTarget) -> String {
@@ -69,17 +180,10 @@ impl TestCluster {
     ) -> TestCluster {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let control_plane = start_control_plane_with(directory.path(), api).await;
-        let mut config = NodeAgentConfig::new(NODE_NAME.to_owned(), directory.path().join("node"));
-        config.backoff = BackoffSettings {
-            initial: Duration::from_millis(500),
-            maximum: Duration::from_secs(2),
-        };
-        config.max_pods = 50;
+        let mut config = node_agent_config(&control_plane, directory.path(), NODE_NAME);
         // No controller manager runs here to give the node a podCIDR: the kubelet's
         // standalone `--pod-cidr` does.
         config.pod_cidr = Some("10.244.0.0/24".parse().expect("a CIDR"));
-        // Every test cluster compiles the same guests: one cache spares the repeats.
-        config.compilation_cache_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compiled");
         configure(&mut config);
         let agent = NodeAgent::start(config.clone(), control_plane.client.clone())
             .await

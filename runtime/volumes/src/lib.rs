@@ -6,9 +6,11 @@
 //! and tells the node agent which directory to preopen at which guest path:
 //!
 //! - [`PodVolumes::prepare`] sets up a pod's volumes (emptyDir, hostPath where the node allows
-//!   it, configMap, secret, downwardAPI, projected) under [`VolumeHost::pods_dir`];
+//!   it, configMap, secret, downwardAPI, projected with ServiceAccount tokens) under
+//!   [`VolumeHost::pods_dir`];
 //! - [`PodVolumes::refresh`] propagates configMap, secret and pod metadata changes to running
-//!   containers through the kubelet's atomic writer layout;
+//!   containers through the kubelet's atomic writer layout, and renews ServiceAccount tokens
+//!   when they near expiry;
 //! - [`PodVolumes::mounts`] resolves a container's `volumeMounts` (readOnly, subPath,
 //!   subPathExpr) into [`Mount`]s;
 //! - [`PodVolumes::empty_dir_usage_over_limit`] is the agent's poll for emptyDir `sizeLimit`
@@ -31,6 +33,7 @@ mod key_projection;
 mod mounts;
 mod pod_volumes;
 mod projection;
+mod service_account_token;
 mod sources;
 
 pub use atomic_writer::AtomicWriteError;
@@ -45,4 +48,5 @@ pub use key_projection::KeyProjectionError;
 pub use mounts::{Mount, MountError};
 pub use pod_volumes::PodVolumes;
 pub use projection::ProjectionError;
+pub use service_account_token::{ServiceAccountTokenError, ServiceAccountTokenRequest};
 pub use sources::{ApiServerVolumeSources, VolumeSourceReader};

@@ -1,21 +1,26 @@
 //! The volumes whose files the node writes itself, with the atomic writer: configMap, secret,
-//! downwardAPI and projected (with configMap, secret and downwardAPI sources). They are always
-//! mounted read-only, as in Kubernetes, and rewritten on refresh so that running containers see
-//! updates.
+//! downwardAPI and projected (with configMap, secret, downwardAPI and serviceAccountToken
+//! sources). They are always mounted read-only, as in Kubernetes, and rewritten on refresh so
+//! that running containers see updates, including a ServiceAccount token renewed before it
+//! expires.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, DownwardAPIVolumeSource, Pod, ProjectedVolumeSource, Secret,
-    SecretVolumeSource, VolumeProjection,
+    SecretVolumeSource, ServiceAccountTokenProjection, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
 
-use crate::atomic_writer::{DEFAULT_FILE_MODE, Payload};
+use crate::atomic_writer::{AtomicWriteError, DEFAULT_FILE_MODE, FileProjection, Payload};
 use crate::downward_api::{DownwardApiError, downward_api_payload};
 use crate::error::VolumeError;
 use crate::key_projection::{KeyProjectionError, config_map_payload, secret_payload};
+use crate::service_account_token::{ServiceAccountTokenError, ServiceAccountTokenRequest};
 use crate::sources::VolumeSourceReader;
+
+/// A token projection's lifetime when it names none (`SetDefaults_ServiceAccountTokenProjection`).
+const DEFAULT_TOKEN_EXPIRATION_SECONDS: i64 = 60 * 60;
 
 /// Why the files of a configMap, secret, downwardAPI or projected volume could not be made.
 /// The not-found texts are the kubelet's.
@@ -33,6 +38,10 @@ pub enum ProjectionError {
     Keys(#[from] KeyProjectionError),
     #[error(transparent)]
     DownwardApi(#[from] DownwardApiError),
+    #[error(transparent)]
+    ServiceAccountToken(#[from] ServiceAccountTokenError),
+    #[error(transparent)]
+    File(#[from] AtomicWriteError),
     #[error(transparent)]
     Source(Box<VolumeError>),
 }
@@ -150,10 +159,8 @@ async fn projection_payload(
             context.node_allocatable,
         )?);
     }
-    if projection.service_account_token.is_some() {
-        return Err(ProjectionError::UnsupportedProjection {
-            projection: "serviceAccountToken",
-        });
+    if let Some(token) = &projection.service_account_token {
+        return service_account_token_payload(token, default_mode, context).await;
     }
     if projection.cluster_trust_bundle.is_some() {
         return Err(ProjectionError::UnsupportedProjection {
@@ -161,6 +168,43 @@ async fn projection_payload(
         });
     }
     Ok(Payload::new())
+}
+
+/// The token file: a token for the pod's ServiceAccount, bound to the pod, for the
+/// projection's audience (the API server's when it names none) and lifetime.
+async fn service_account_token_payload(
+    projection: &ServiceAccountTokenProjection,
+    default_mode: i32,
+    context: &ProjectionContext<'_>,
+) -> Result<Payload, ProjectionError> {
+    let metadata = &context.pod.metadata;
+    let request = ServiceAccountTokenRequest {
+        namespace: context.namespace.to_owned(),
+        service_account: context
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.service_account_name.clone())
+            .unwrap_or_default(),
+        audience: projection
+            .audience
+            .clone()
+            .filter(|audience| !audience.is_empty()),
+        expiration_seconds: projection
+            .expiration_seconds
+            .unwrap_or(DEFAULT_TOKEN_EXPIRATION_SECONDS),
+        pod_name: metadata.name.clone().unwrap_or_default(),
+        pod_uid: metadata.uid.clone().unwrap_or_default(),
+    };
+    if request.service_account.is_empty() {
+        return Err(ServiceAccountTokenError::Fetch {
+            message: "the pod names no serviceAccountName".to_owned(),
+        }
+        .into());
+    }
+    let token = context.sources.service_account_token(&request).await?;
+    let file = FileProjection::new(&projection.path, token.into_bytes(), default_mode)?;
+    Ok(Payload::from([(projection.path.clone(), file)]))
 }
 
 /// The configMap, or `None` if it is missing and the volume is optional.

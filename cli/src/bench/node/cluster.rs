@@ -4,12 +4,17 @@
 //! runs it (the agent then reaches it with no socket), or in a `wasmkube server` process
 //! of its own (the agent then reaches it over HTTP, as a node on another machine would).
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use wasmkube_control_plane::server::ControlPlane;
+use wasmkube_pki::ClusterAuthority;
+use wasmkube_pki::authority::tls_directory;
 use wasmkube_runtime::network::NodeNetwork;
-use wasmkube_runtime::{NodeAgent, NodeAgentConfig};
+use wasmkube_runtime::{NodeAgent, NodeAgentConfig, NodeTls};
 
 use super::super::start_control_plane;
 use super::memory::{MemorySample, mapping_count, proportional_bytes, resident_bytes};
@@ -57,19 +62,30 @@ impl BenchCluster {
         let directory = tempfile::tempdir().context("cannot create a temporary directory")?;
         let server_dir = directory.path().join("server");
         // In this process the agent reaches the API server with no socket, as in `up`.
-        let (control_plane, server, address, agent_client) = match home {
+        let (control_plane, server, address, agent_client, authority) = match home {
             ControlPlaneHome::ThisProcess => {
                 let control_plane = start_control_plane(server_dir).await?;
                 let (address, client) = (control_plane.address, control_plane.client.clone());
-                (Some(control_plane), None, address, client)
+                let authority = Arc::clone(&control_plane.authority);
+                (Some(control_plane), None, address, client, authority)
             }
             ControlPlaneHome::ChildProcess => {
                 let server = server_process::start(&server_dir).await?;
                 let address = server.address;
-                (None, Some(server), address, http_client(address)?)
+                // The server made the cluster CA in its data directory on its start.
+                let authority = ClusterAuthority::load_or_create(&tls_directory(&server_dir))
+                    .context("cannot read the server's cluster CA")?;
+                let client = http_client(address)?;
+                (None, Some(server), address, client, Arc::new(authority))
             }
         };
-        let mut config = NodeAgentConfig::new(NODE_NAME.to_owned(), directory.path().join("node"));
+        let node_tls = NodeTls::issue(&authority, NODE_NAME, &[IpAddr::from([127, 0, 0, 1])])
+            .context("cannot issue the node's certificates")?;
+        let mut config = NodeAgentConfig::new(
+            NODE_NAME.to_owned(),
+            directory.path().join("node"),
+            node_tls,
+        );
         config.max_pods = max_pods;
         // Room for the ten thousand pods of the density measurement.
         config.pod_cidr = Some("10.244.0.0/16".parse()?);

@@ -66,6 +66,8 @@ impl TestControlPlane {
             listen: "127.0.0.1:0".parse().expect("an address"),
             api,
             compaction_interval: Duration::from_secs(300),
+            tls_subject_alternative_names: Vec::new(),
+            audit: wasmkube_control_plane::server::AuditOptions::default(),
         })
         .await
         .expect("the control plane starts");

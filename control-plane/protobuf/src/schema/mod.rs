@@ -6,6 +6,7 @@
 //! is refused with a message that says to send JSON instead. The layouts are grouped
 //! by the area of the API they describe, one file each.
 
+mod access_review;
 mod container;
 mod core;
 mod meta;
@@ -14,6 +15,7 @@ mod rbac;
 mod scheduling;
 mod security;
 mod service;
+mod token_request;
 mod volumes;
 mod volumes_in_tree;
 mod workloads;
@@ -100,6 +102,15 @@ pub fn message_for(api_version: &str, kind: &str) -> Option<&'static MessageSche
         ("apps/v1", "Deployment") => &workloads::DEPLOYMENT,
         ("batch/v1", "Job") => &workloads::JOB,
         ("batch/v1", "CronJob") => &workloads::CRON_JOB,
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+            &access_review::SELF_SUBJECT_ACCESS_REVIEW
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => {
+            &access_review::SELF_SUBJECT_RULES_REVIEW
+        }
+        ("authorization.k8s.io/v1", "SubjectAccessReview") => &access_review::SUBJECT_ACCESS_REVIEW,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => &access_review::SELF_SUBJECT_REVIEW,
+        ("authentication.k8s.io/v1", "TokenRequest") => &token_request::TOKEN_REQUEST,
         ("rbac.authorization.k8s.io/v1", "Role") => &rbac::ROLE,
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => &rbac::CLUSTER_ROLE,
         ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => {

@@ -18,8 +18,9 @@ use crate::api::ApiState;
 use crate::api::status::{ApiError, ApiResult};
 use crate::store::ObjectKey;
 
-/// The HTTP client the API server reaches node agents with.
-pub type NodeClient = Client<HttpConnector, Empty<Bytes>>;
+/// The HTTPS client the API server reaches node agents with: it checks their serving
+/// certificates against the cluster CA and presents its own client certificate.
+pub type NodeClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// How long connecting to a node agent may take before the node counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,10 +33,16 @@ const RESPONSE_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// much of a kubelet's.
 const MAX_ERROR_BODY_BYTES: usize = 50_000;
 
-pub fn node_client() -> NodeClient {
+pub fn node_client(tls: std::sync::Arc<rustls::ClientConfig>) -> NodeClient {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
     connector.set_nodelay(true);
+    connector.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_only()
+        .enable_http1()
+        .wrap_connector(connector);
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
@@ -133,7 +140,7 @@ pub async fn proxy_get(
     endpoint: &NodeEndpoint,
     path_and_query: &str,
 ) -> ApiResult<Response> {
-    let uri = format!("http://{}{path_and_query}", endpoint.authority);
+    let uri = format!("https://{}{path_and_query}", endpoint.authority);
     let request = http::Request::get(&uri)
         .body(Empty::new())
         .map_err(|error| {

@@ -53,7 +53,7 @@ impl PodTunnels {
     /// stream: the node's own (in the kubelet's words) when it could not reach the port.
     pub async fn open(&self, port: u16) -> Result<Tunnel, String> {
         let uri = format!(
-            "http://{}/portForward/{}/{}/{}?port={port}",
+            "https://{}/portForward/{}/{}/{}?port={port}",
             self.authority, self.namespace, self.pod_name, self.pod_uid
         );
         let unreachable = |why: String| {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+type TcpStream = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
 use super::kubectl::{closed_port, start_echo_server};
 use super::{create_pod, register_node, start_node_agent};
@@ -58,15 +58,13 @@ async fn server_frame(connection: &mut TcpStream) -> (u8, Vec<u8>) {
 #[tokio::test]
 async fn the_channel_protocol_forwards_each_port_and_reports_errors_on_its_channel() {
     let cluster = start_cluster().await;
-    let agent_port = start_node_agent().await;
+    let agent_port = start_node_agent(&cluster).await;
     register_node(&cluster, "node-1", agent_port).await;
     let uid = create_pod(&cluster, "web", "node-1", "Running").await;
     let echo_port = start_echo_server().await;
     let nowhere = closed_port();
 
-    let mut connection = TcpStream::connect(cluster.plane.address)
-        .await
-        .expect("the API server accepts");
+    let mut connection = crate::tls::admin_connection(&cluster.plane).await;
     let request = format!(
         "GET /api/v1/namespaces/default/pods/web/portforward?ports={echo_port}%2C{nowhere} HTTP/1.1\r\n\
          Host: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\

@@ -5,10 +5,11 @@
 // Each test crate that includes this module uses only part of it.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
 use std::process::Stdio;
 use std::time::Duration;
+use wasmkube_control_plane::server::ControlPlane;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -56,14 +57,9 @@ fn kubectl_path(binary: &str) -> PathBuf {
         .expect("kubectl's directory")
 }
 
-pub fn write_kubeconfig(directory: &Path, server: SocketAddr) -> PathBuf {
+pub fn write_kubeconfig(directory: &Path, plane: &ControlPlane) -> PathBuf {
     let path = directory.join("kubeconfig");
-    let config = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: \"http://{}\"}}\n\
-         users:\n- name: test\n  user: {{}}\ncontexts:\n- name: test\n  context: {{cluster: test, user: test, namespace: default}}\n\
-         current-context: test\n",
-        server
-    );
+    let config = plane.admin_kubeconfig().expect("the admin's kubeconfig");
     std::fs::write(&path, config).expect("the kubeconfig is written");
     path
 }

@@ -14,7 +14,7 @@ use axum::routing::post;
 use http::{StatusCode, header};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use super::support::*;
 use kubectl::{PortForward, closed_port, start_echo_server, write_kubeconfig};
@@ -63,17 +63,12 @@ async fn forward_to_loopback(
         .into_response()
 }
 
-async fn start_node_agent() -> u16 {
+async fn start_node_agent(cluster: &Cluster) -> u16 {
     let app = Router::new().route(
         "/portForward/{namespace}/{pod}/{uid}",
         post(forward_to_loopback),
     );
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let port = listener.local_addr().expect("the agent's address").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    port
+    crate::tls::serve_node_agent(&cluster.plane, app).await
 }
 
 async fn register_node(cluster: &Cluster, name: &str, agent_port: u16) {
@@ -127,12 +122,12 @@ async fn upgrades(cluster: &Cluster, verb: &str) -> u64 {
 /// carried over the protocol whose upgrade uses `upgrade_verb`.
 async fn forwards_bytes_both_ways(kubectl: &str, environment: &[(&str, &str)], upgrade_verb: &str) {
     let cluster = start_cluster().await;
-    let agent_port = start_node_agent().await;
+    let agent_port = start_node_agent(&cluster).await;
     let echo_port = start_echo_server().await;
     register_node(&cluster, "node-1", agent_port).await;
     create_pod(&cluster, "web", "node-1", "Running").await;
     let directory = tempfile::tempdir().expect("a temporary directory");
-    let kubeconfig = write_kubeconfig(directory.path(), cluster.plane.address);
+    let kubeconfig = write_kubeconfig(directory.path(), &cluster.plane);
 
     let forward =
         PortForward::start_with(kubectl, environment, &kubeconfig, "web", echo_port).await;
@@ -192,11 +187,11 @@ async fn kubectl_1_27_forwards_a_pods_port_over_spdy() {
 #[tokio::test]
 async fn a_port_nothing_listens_on_is_reported_in_the_kubelets_words() {
     let cluster = start_cluster().await;
-    let agent_port = start_node_agent().await;
+    let agent_port = start_node_agent(&cluster).await;
     register_node(&cluster, "node-1", agent_port).await;
     let uid = create_pod(&cluster, "web", "node-1", "Running").await;
     let directory = tempfile::tempdir().expect("a temporary directory");
-    let kubeconfig = write_kubeconfig(directory.path(), cluster.plane.address);
+    let kubeconfig = write_kubeconfig(directory.path(), &cluster.plane);
     let nowhere = closed_port();
 
     for kubectl in ["kubectl.1.33", "kubectl.1.27"] {
@@ -219,7 +214,7 @@ async fn a_port_nothing_listens_on_is_reported_in_the_kubelets_words() {
 #[tokio::test]
 async fn a_pod_that_is_not_running_or_a_plain_request_is_refused() {
     let cluster = start_cluster().await;
-    let agent_port = start_node_agent().await;
+    let agent_port = start_node_agent(&cluster).await;
     register_node(&cluster, "node-1", agent_port).await;
     create_pod(&cluster, "pending", "node-1", "Pending").await;
     create_pod(&cluster, "web", "node-1", "Running").await;

@@ -1,5 +1,5 @@
-//! projected volumes (configMap, secret and downwardAPI sources in one directory), and the
-//! volume types wasmkube refuses.
+//! projected volumes (configMap, secret, downwardAPI and ServiceAccount token sources in one
+//! directory), and the volume types wasmkube refuses.
 
 use serde_json::json;
 
@@ -42,6 +42,45 @@ async fn sources_share_one_directory_with_the_volumes_default_mode() {
 }
 
 #[tokio::test]
+async fn a_service_account_token_is_requested_for_the_pod_and_written_with_the_other_sources() {
+    let node = TestNode::new();
+    let sources = MapSources::default();
+    sources.put_service_account("builder");
+    sources.put_config_map("kube-root-ca.crt", &[("ca.crt", "CA PEM")], &[]);
+    let mut pod = pod_with_volumes(json!([
+        {"name": "api", "projected": {"defaultMode": 0o644, "sources": [
+            {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        ]}},
+        {"name": "vault", "projected": {"sources": [
+            {"serviceAccountToken": {"path": "vault/token", "audience": "vault"}},
+        ]}},
+    ]));
+    pod.spec.as_mut().expect("a spec").service_account_name = Some("builder".to_string());
+    node.prepare(&pod, &sources).await.expect("prepared");
+
+    let api = node.volume_dir("api");
+    assert_eq!(
+        read(&api.join("token")),
+        format!(
+            "token:default/builder:pod=web-0/{}:audience=-:seconds=3607",
+            crate::support::POD_UID
+        )
+    );
+    assert_eq!(read(&api.join("ca.crt")), "CA PEM");
+    assert_eq!(
+        read(&node.volume_dir("vault").join("vault/token")),
+        format!(
+            "token:default/builder:pod=web-0/{}:audience=vault:seconds=3600",
+            crate::support::POD_UID
+        ),
+        "a named audience, and the default lifetime of an hour"
+    );
+    #[cfg(unix)]
+    assert_eq!(crate::support::mode(&api.join("token")), 0o644);
+}
+
+#[tokio::test]
 async fn projected_sources_fail_like_their_volume_counterparts() {
     let node = TestNode::new();
     let sources = MapSources::default();
@@ -56,7 +95,7 @@ async fn projected_sources_fail_like_their_volume_counterparts() {
         ),
         (
             json!([{"serviceAccountToken": {"path": "token"}}]),
-            "serviceAccountToken projections are not supported by wasmkube yet",
+            "failed to fetch token: the pod names no serviceAccountName",
         ),
     ];
     for (projections, expected) in cases {

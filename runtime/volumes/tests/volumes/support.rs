@@ -11,7 +11,10 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use tempfile::TempDir;
-use wasmkube_volumes::{PodVolumes, VolumeError, VolumeHost, VolumeSourceReader};
+use wasmkube_volumes::{
+    PodVolumes, ServiceAccountTokenError, ServiceAccountTokenRequest, VolumeError, VolumeHost,
+    VolumeSourceReader,
+};
 
 pub const NAMESPACE: &str = "default";
 pub const POD_UID: &str = "0b6e7c4e-1f2a-4c3d-9e8f-123456789abc";
@@ -83,11 +86,14 @@ pub fn allocatable() -> BTreeMap<String, Quantity> {
     ])
 }
 
-/// ConfigMaps and secrets by (namespace, name), changeable while volumes use them.
+/// ConfigMaps and secrets by (namespace, name), changeable while volumes use them, and
+/// ServiceAccount tokens that spell out the request they answer, for the accounts that
+/// exist.
 #[derive(Default)]
 pub struct MapSources {
     config_maps: Mutex<HashMap<(String, String), ConfigMap>>,
     secrets: Mutex<HashMap<(String, String), Secret>>,
+    service_accounts: Mutex<Vec<String>>,
 }
 
 impl MapSources {
@@ -129,6 +135,13 @@ impl MapSources {
             .insert(key, secret);
     }
 
+    pub fn put_service_account(&self, name: &str) {
+        self.service_accounts
+            .lock()
+            .expect("not poisoned")
+            .push(name.to_string());
+    }
+
     pub fn delete_config_map(&self, name: &str) {
         let key = (NAMESPACE.to_string(), name.to_string());
         self.config_maps.lock().expect("not poisoned").remove(&key);
@@ -164,6 +177,33 @@ impl VolumeSourceReader for MapSources {
             .get(&key)
             .cloned();
         futures::future::ready(Ok(found)).boxed()
+    }
+
+    fn service_account_token<'a>(
+        &'a self,
+        request: &'a ServiceAccountTokenRequest,
+    ) -> BoxFuture<'a, Result<String, ServiceAccountTokenError>> {
+        let exists = self
+            .service_accounts
+            .lock()
+            .expect("not poisoned")
+            .contains(&request.service_account);
+        let answer = if exists {
+            Ok(format!(
+                "token:{}/{}:pod={}/{}:audience={}:seconds={}",
+                request.namespace,
+                request.service_account,
+                request.pod_name,
+                request.pod_uid,
+                request.audience.as_deref().unwrap_or("-"),
+                request.expiration_seconds
+            ))
+        } else {
+            Err(ServiceAccountTokenError::Fetch {
+                message: format!("serviceaccounts {:?} not found", request.service_account),
+            })
+        };
+        futures::future::ready(answer).boxed()
     }
 }
 
