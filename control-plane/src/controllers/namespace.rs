@@ -1,12 +1,12 @@
 //! The namespace controller: a namespace marked for deletion has everything in it deleted,
-//! then its `kubernetes` finalizer removed, which lets the API server remove it. Every
-//! active namespace gets its `default` ServiceAccount.
+//! then its `kubernetes` finalizer removed, which lets the API server remove it. (Its
+//! `default` ServiceAccount comes from the ServiceAccount controller.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::controller::{Action, Controller};
@@ -57,35 +57,12 @@ async fn drain(client: &Client, namespace: &str) -> Result<bool, kube::Error> {
     Ok(remaining)
 }
 
-async fn ensure_default_service_account(
-    client: &Client,
-    namespace: &str,
-) -> Result<(), kube::Error> {
-    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-    if api.get_opt("default").await?.is_none() {
-        let account = ServiceAccount {
-            metadata: kube::api::ObjectMeta {
-                name: Some("default".to_owned()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        match api.create(&PostParams::default(), &account).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 409 || status.code == 403 => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(())
-}
-
 pub async fn reconcile(
     namespace: Arc<Namespace>,
     context: Arc<Context>,
 ) -> Result<Action, NamespaceControllerError> {
     let name = namespace.name_any();
     if namespace.metadata.deletion_timestamp.is_none() {
-        ensure_default_service_account(&context.client, &name).await?;
         return Ok(Action::await_change());
     }
     if drain(&context.client, &name).await? {
