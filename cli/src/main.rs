@@ -2,6 +2,7 @@
 //! kubectl-shaped client verbs.
 
 mod bench;
+mod certificate_request;
 mod cluster;
 mod controller_flags;
 mod image;

@@ -9,18 +9,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use k8s_openapi::ByteString;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::certificates::v1::{
-    CertificateSigningRequest, CertificateSigningRequestCondition, CertificateSigningRequestSpec,
-    CertificateSigningRequestStatus,
-};
+use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, RoleRef, Subject};
 use kube::api::{Api, ObjectMeta, PostParams};
 use wasmkube_client::GlobalOptions;
 use wasmkube_control_plane::kubeconfig::{KubeconfigCredential, kubeconfig_yaml};
 use wasmkube_pki::tls::TlsIdentity;
+
+use crate::certificate_request::{CertificateRequest, SelfApproval};
 
 #[derive(clap::Args)]
 pub struct MintKubeconfigArgs {
@@ -132,81 +130,26 @@ async fn user_certificate(
     duration: Duration,
 ) -> anyhow::Result<TlsIdentity> {
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-    let request = wasmkube_pki::signing_request::generate(
-        &wasmkube_pki::Subject::new(user, &groups),
-        &[],
-        &[],
-    )?;
-    let suffix = wasmkube_pki::join_token::random_token_characters(5)?;
-    let name = format!("wasmkube-kubeconfig-{suffix}");
-    let requests: Api<CertificateSigningRequest> = Api::all(client.clone());
-    let csr = CertificateSigningRequest {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            ..ObjectMeta::default()
-        },
-        spec: CertificateSigningRequestSpec {
-            request: ByteString(request.request_pem.into_bytes()),
-            signer_name: "kubernetes.io/kube-apiserver-client".to_owned(),
-            usages: Some(vec![
-                "digital signature".to_owned(),
-                "client auth".to_owned(),
-            ]),
-            expiration_seconds: Some(i32::try_from(duration.as_secs()).unwrap_or(i32::MAX)),
-            ..CertificateSigningRequestSpec::default()
-        },
-        status: None,
+    let subject = wasmkube_pki::Subject::new(user, &groups);
+    let request = CertificateRequest {
+        name_prefix: "wasmkube-kubeconfig",
+        subject: &subject,
+        dns_names: &[],
+        addresses: &[],
+        signer_name: "kubernetes.io/kube-apiserver-client",
+        usages: &["digital signature", "client auth"],
+        expiration_seconds: Some(i32::try_from(duration.as_secs()).unwrap_or(i32::MAX)),
+        approval: Some(SelfApproval {
+            reason: "WasmkubeKubeconfig",
+            message: format!("approved by `wasmkube kubeconfig` for user {user}"),
+        }),
+        patience: SIGNING_PATIENCE,
     };
-    let mut created = requests
-        .create(&PostParams::default(), &csr)
-        .await
-        .with_context(|| format!("cannot create the CertificateSigningRequest {name}"))?;
-    created.status = Some(CertificateSigningRequestStatus {
-        conditions: Some(vec![CertificateSigningRequestCondition {
-            type_: "Approved".to_owned(),
-            status: "True".to_owned(),
-            reason: Some("WasmkubeKubeconfig".to_owned()),
-            message: Some(format!("approved by `wasmkube kubeconfig` for user {user}")),
-            ..CertificateSigningRequestCondition::default()
-        }]),
-        certificate: None,
-    });
-    requests
-        .replace_subresource("approval", &name, &PostParams::default(), &created)
-        .await
-        .with_context(|| format!("cannot approve the CertificateSigningRequest {name}"))?;
-    let deadline = tokio::time::Instant::now() + SIGNING_PATIENCE;
-    let certificate = loop {
-        let current = requests.get(&name).await?;
-        let status = current.status.unwrap_or_default();
-        if let Some(certificate) = status.certificate.filter(|bytes| !bytes.0.is_empty()) {
-            break String::from_utf8(certificate.0).context("the issued certificate is not PEM")?;
-        }
-        if let Some(failed) = status
-            .conditions
-            .unwrap_or_default()
-            .into_iter()
-            .find(|condition| matches!(condition.type_.as_str(), "Denied" | "Failed"))
-        {
-            bail!(
-                "the CertificateSigningRequest {name} was {}: {}",
-                failed.type_.to_lowercase(),
-                failed.message.unwrap_or_default()
-            );
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!(
-                "the CertificateSigningRequest {name} was not signed within {SIGNING_PATIENCE:?}"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (name, identity) = request.signed(client.clone()).await?;
     // The request has served its purpose; the certificate lives on in the kubeconfig.
+    let requests: Api<CertificateSigningRequest> = Api::all(client.clone());
     let _ = requests.delete(&name, &Default::default()).await;
-    Ok(TlsIdentity {
-        certificate_chain_pem: certificate,
-        private_key_pem: request.private_key_pem,
-    })
+    Ok(identity)
 }
 
 /// A token for the ServiceAccount, made first if it does not exist.

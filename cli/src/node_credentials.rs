@@ -17,21 +17,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use k8s_openapi::ByteString;
-use k8s_openapi::api::certificates::v1::{
-    CertificateSigningRequest, CertificateSigningRequestSpec,
-};
-use kube::api::{Api, ObjectMeta, PostParams};
 use tokio_rustls::rustls::pki_types::ServerName;
 use wasmkube_control_plane::certificates::{
-    CONDITION_DENIED, CONDITION_FAILED, KUBE_APISERVER_CLIENT_KUBELET_SIGNER,
-    KUBELET_SERVING_SIGNER, USAGE_CLIENT_AUTH, USAGE_DIGITAL_SIGNATURE, USAGE_SERVER_AUTH,
-    has_certificate, has_true_condition,
+    KUBE_APISERVER_CLIENT_KUBELET_SIGNER, KUBELET_SERVING_SIGNER, USAGE_CLIENT_AUTH,
+    USAGE_DIGITAL_SIGNATURE, USAGE_SERVER_AUTH,
 };
 use wasmkube_control_plane::kubeconfig::{KubeconfigCredential, kubeconfig_yaml};
 use wasmkube_pki::authority::write_file_atomically;
 use wasmkube_pki::tls::{PinnedAuthorityVerifier, TlsIdentity};
-use wasmkube_pki::{JoinToken, Subject, signing_request};
+use wasmkube_pki::{JoinToken, Subject};
+
+use crate::certificate_request::CertificateRequest;
 
 use stored::{Wanted, certificate_is_current, key_matches, stored_authority, stored_identity};
 
@@ -145,30 +141,8 @@ async fn api_client(
     Ok(kube::Client::try_from(config)?)
 }
 
-/// The conditions of a request, for messages: `Denied (reason: message)`, ….
-fn describe_conditions(csr: Option<&CertificateSigningRequest>) -> String {
-    let conditions: Vec<String> = csr
-        .and_then(|csr| csr.status.as_ref())
-        .and_then(|status| status.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .map(|condition| {
-            format!(
-                "{} ({}: {})",
-                condition.type_,
-                condition.reason.as_deref().unwrap_or_default(),
-                condition.message.as_deref().unwrap_or_default()
-            )
-        })
-        .collect();
-    if conditions.is_empty() {
-        "none".to_owned()
-    } else {
-        conditions.join(", ")
-    }
-}
-
-/// Asks the cluster to sign a new key's certificate and waits for it.
+/// Asks the cluster to sign a new key's certificate, waits for it, and checks that it is
+/// one this node can use.
 async fn request_certificate(
     client: kube::Client,
     authority_pem: &str,
@@ -176,76 +150,18 @@ async fn request_certificate(
     signer_name: &str,
     usages: &[&str],
 ) -> anyhow::Result<TlsIdentity> {
-    let request = signing_request::generate(wanted.subject, wanted.dns_names, wanted.addresses)?;
-    let name = format!(
-        "node-csr-{}",
-        wasmkube_pki::join_token::random_token_characters(16)?
-    );
-    let csr = CertificateSigningRequest {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            ..ObjectMeta::default()
-        },
-        spec: CertificateSigningRequestSpec {
-            request: ByteString(request.request_pem.into_bytes()),
-            signer_name: signer_name.to_owned(),
-            usages: Some(usages.iter().map(|&usage| usage.to_owned()).collect()),
-            ..CertificateSigningRequestSpec::default()
-        },
-        status: None,
+    let request = CertificateRequest {
+        name_prefix: "node-csr",
+        subject: wanted.subject,
+        dns_names: wanted.dns_names,
+        addresses: wanted.addresses,
+        signer_name,
+        usages,
+        expiration_seconds: None,
+        approval: None,
+        patience: SIGNING_TIMEOUT,
     };
-    let api: Api<CertificateSigningRequest> = Api::all(client);
-    api.create(&PostParams::default(), &csr)
-        .await
-        .with_context(|| {
-            format!("cannot create the certificate signing request {name} ({signer_name})")
-        })?;
-    let answered = |csr: Option<&CertificateSigningRequest>| {
-        csr.is_some_and(|csr| {
-            has_certificate(csr)
-                || has_true_condition(csr, CONDITION_DENIED)
-                || has_true_condition(csr, CONDITION_FAILED)
-        })
-    };
-    let waited = tokio::time::timeout(
-        SIGNING_TIMEOUT,
-        kube::runtime::wait::await_condition(api.clone(), &name, answered),
-    )
-    .await;
-    let answer = match waited {
-        Ok(Ok(Some(answer))) => answer,
-        Ok(Ok(None)) => {
-            bail!("the certificate signing request {name} was deleted before it was signed")
-        }
-        Ok(Err(error)) => {
-            return Err(error)
-                .with_context(|| format!("cannot watch the certificate signing request {name}"));
-        }
-        Err(_) => {
-            let current = api.get_opt(&name).await.ok().flatten();
-            bail!(
-                "the certificate signing request {name} was not signed within {SIGNING_TIMEOUT:?}; \
-                 its conditions: {} (a cluster admin can approve it with `kubectl certificate approve {name}`)",
-                describe_conditions(current.as_ref())
-            );
-        }
-    };
-    let Some(certificate) = answer
-        .status
-        .as_ref()
-        .and_then(|status| status.certificate.as_ref())
-        .filter(|_| has_certificate(&answer))
-    else {
-        bail!(
-            "the certificate signing request {name} was not signed; its conditions: {}",
-            describe_conditions(Some(&answer))
-        );
-    };
-    let identity = TlsIdentity {
-        certificate_chain_pem: String::from_utf8(certificate.0.clone())
-            .with_context(|| format!("the certificate of {name} is not PEM text"))?,
-        private_key_pem: request.private_key_pem,
-    };
+    let (name, identity) = request.signed(client).await?;
     if !certificate_is_current(&identity.certificate_chain_pem, authority_pem, wanted)
         || !key_matches(&identity, authority_pem)
     {
