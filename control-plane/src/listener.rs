@@ -1,6 +1,6 @@
-//! The API server's listener. Every connection is TLS (rustls), with the client's
-//! certificate checked against the cluster CA when it presents one; handshakes run in
-//! their own tasks, so a slow client never holds up the others. Each connection then
+//! The API server's listener. Every connection is TLS (rustls, through
+//! `wasmkube_pki::listener`), with the client's certificate checked against the cluster
+//! CA when it presents one. Each connection then
 //! speaks HTTP/1.1 or, when it opens with the HTTP/2 preface (ALPN "h2"), HTTP/2; axum's
 //! `serve` tells them apart.
 //!
@@ -22,10 +22,9 @@ use std::task::{Context, Poll, Wake, Waker, ready};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use wasmkube_pki::Subject;
+use wasmkube_pki::listener::TlsListener;
 
 /// Past this many gathered bytes, they are written before more are taken, so that a client
 /// that reads slowly holds the server back instead of growing a buffer.
@@ -42,56 +41,15 @@ const MAX_PASSES: u32 = 32;
 /// The first bytes of the HTTP/2 connection preface.
 const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
-/// How long a client may take to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// How many finished handshakes may wait for the server to take them.
-const ACCEPTED_BACKLOG: usize = 128;
-
 pub struct ApiListener {
-    accepted: mpsc::Receiver<(ApiConnection, SocketAddr)>,
-    local_address: SocketAddr,
+    tls: TlsListener,
 }
 
 impl ApiListener {
     pub fn new(tcp: TcpListener, tls: Arc<rustls::ServerConfig>) -> io::Result<Self> {
-        let local_address = tcp.local_addr()?;
-        let (sender, accepted) = mpsc::channel(ACCEPTED_BACKLOG);
-        tokio::spawn(accept_connections(tcp, TlsAcceptor::from(tls), sender));
         Ok(Self {
-            accepted,
-            local_address,
+            tls: TlsListener::new(tcp, tls, "the API server")?,
         })
-    }
-}
-
-async fn accept_connections(
-    mut tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    accepted: mpsc::Sender<(ApiConnection, SocketAddr)>,
-) {
-    while !accepted.is_closed() {
-        // axum's own accept logs and retries errors such as running out of descriptors.
-        let (stream, address) = axum::serve::Listener::accept(&mut tcp).await;
-        // A connection's writes are small and answer nothing the client will send, so
-        // Nagle's algorithm would hold each one until the last was acknowledged (up to
-        // 40 ms with delayed ACKs). Go's net package, so kube-apiserver, turns it off too.
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
-        }
-        let acceptor = acceptor.clone();
-        let accepted = accepted.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => {
-                    let _ = accepted.send((ApiConnection::new(stream), address)).await;
-                }
-                Ok(Err(error)) => {
-                    tracing::debug!(%address, %error, "a TLS handshake with a client failed");
-                }
-                Err(_) => tracing::debug!(%address, "a client did not finish its TLS handshake"),
-            }
-        });
     }
 }
 
@@ -100,15 +58,12 @@ impl axum::serve::Listener for ApiListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.accepted.recv().await {
-            Some(connection) => connection,
-            // The accepting task ends only with the listener; nothing more will come.
-            None => std::future::pending().await,
-        }
+        let (stream, address) = self.tls.accept().await;
+        (ApiConnection::new(stream), address)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_address)
+        self.tls.local_addr()
     }
 }
 
@@ -124,10 +79,9 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, ApiL
     for ConnectionInfo
 {
     fn connect_info(stream: axum::serve::IncomingStream<'_, ApiListener>) -> Self {
-        let (_, session) = stream.io().stream.get_ref();
         Self {
             remote_address: *stream.remote_addr(),
-            client_certificate: wasmkube_pki::tls::peer_subject(session.peer_certificates()),
+            client_certificate: TlsListener::client_certificate(&stream.io().stream),
         }
     }
 }

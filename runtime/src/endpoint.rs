@@ -16,10 +16,7 @@
 //! after its own authorizer has decided, so recognising its certificate is enough and
 //! there is no direct access to delegate a decision about.
 
-use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
@@ -27,12 +24,10 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
+use tokio::net::TcpListener;
 use wasmkube_container_logs::LogRoot;
 use wasmkube_pki::Subject;
+use wasmkube_pki::listener::TlsListener;
 
 use crate::port_forward::PortForwardConnector;
 use crate::resource_usage::ResourceUsageRegistry;
@@ -43,12 +38,6 @@ pub const API_SERVER_KUBELET_CLIENT_USER: &str = "kube-apiserver-kubelet-client"
 
 /// The group whose members may do anything, the API server's own included.
 pub const MASTERS_GROUP: &str = "system:masters";
-
-/// How long a caller may take to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How many finished handshakes may wait for the server to take them.
-const ACCEPTED_BACKLOG: usize = 64;
 
 pub fn serve(
     listener: TcpListener,
@@ -64,83 +53,18 @@ pub fn serve(
         .merge(crate::port_forward::routes(port_forward_connector))
         .layer(axum::middleware::from_fn(authorize));
     tokio::spawn(async move {
-        let local_address = match listener.local_addr() {
-            Ok(address) => address,
+        let endpoint = match TlsListener::new(listener, tls, "the node endpoint") {
+            Ok(endpoint) => endpoint,
             Err(error) => {
                 tracing::error!(%error, "the node endpoint has no address");
                 return;
             }
         };
-        let (sender, accepted) = mpsc::channel(ACCEPTED_BACKLOG);
-        let endpoint = EndpointListener {
-            accepted,
-            local_address,
-        };
         let service = router.into_make_service_with_connect_info::<EndpointCaller>();
-        // Both in this one task, so that stopping the agent closes the listening socket.
-        tokio::select! {
-            () = accept_connections(listener, TlsAcceptor::from(tls), sender) => {}
-            result = axum::serve(endpoint, service) => {
-                if let Err(error) = result {
-                    tracing::error!(%error, "the node endpoint stopped");
-                }
-            }
+        if let Err(error) = axum::serve(endpoint, service).await {
+            tracing::error!(%error, "the node endpoint stopped");
         }
     })
-}
-
-/// Accepts connections and runs each TLS handshake in a task of its own, so that a
-/// caller that is slow to finish one holds up no one else.
-async fn accept_connections(
-    mut listener: TcpListener,
-    acceptor: TlsAcceptor,
-    accepted: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
-    while !accepted.is_closed() {
-        // axum's own accept logs and retries errors such as running out of descriptors.
-        let (stream, address) = axum::serve::Listener::accept(&mut listener).await;
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot turn off Nagle's algorithm on a connection");
-        }
-        let acceptor = acceptor.clone();
-        let accepted = accepted.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => {
-                    let _ = accepted.send((stream, address)).await;
-                }
-                Ok(Err(error)) => {
-                    tracing::debug!(%address, %error, "a TLS handshake with a caller of the node endpoint failed");
-                }
-                Err(_) => {
-                    tracing::debug!(%address, "a caller of the node endpoint did not finish its TLS handshake");
-                }
-            }
-        });
-    }
-}
-
-/// The connections whose handshakes have finished, as axum takes them.
-struct EndpointListener {
-    accepted: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local_address: SocketAddr,
-}
-
-impl axum::serve::Listener for EndpointListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.accepted.recv().await {
-            Some(connection) => connection,
-            // The accepting side ends only with the endpoint; nothing more will come.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_address)
-    }
 }
 
 /// Who called: the subject of the client certificate the caller presented, already
@@ -150,13 +74,12 @@ struct EndpointCaller {
     certificate: Option<Subject>,
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, EndpointListener>>
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
     for EndpointCaller
 {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, EndpointListener>) -> Self {
-        let (_, session) = stream.io().get_ref();
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
         Self {
-            certificate: wasmkube_pki::tls::peer_subject(session.peer_certificates()),
+            certificate: TlsListener::client_certificate(stream.io()),
         }
     }
 }

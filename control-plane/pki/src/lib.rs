@@ -2,10 +2,12 @@
 //! the CLI: the cluster CA that signs every certificate (`authority`), subjects as
 //! Kubernetes reads them (common name = user, organizations = groups, in `subject`), the
 //! key pairs and certificate signing requests a node or a user makes (`signing_request`),
-//! the rustls settings of every TLS endpoint (`tls`) and the join token (`join_token`).
+//! the rustls settings of every TLS endpoint (`tls`), the TLS listener they serve on
+//! (`listener`) and the join token (`join_token`).
 
 pub mod authority;
 pub mod join_token;
+pub mod listener;
 pub mod signing_request;
 pub mod subject;
 pub mod tls;
