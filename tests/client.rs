@@ -60,6 +60,29 @@ fn fails(output: Output) -> String {
     stderr
 }
 
+/// Runs `wasmkube ARGUMENTS` until it succeeds with what `done` accepts, for what a
+/// controller makes shortly after a change, and returns that output; fails with the last
+/// output after a while.
+fn wasmkube_eventually(
+    cluster: &Cluster,
+    arguments: &[&str],
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let output = cluster.wasmkube(arguments);
+        let (stdout, stderr) = text(&output);
+        if output.status.success() && done(&stdout) {
+            return stdout;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "wasmkube {arguments:?} never printed what the test waits for; last: {stdout:?} {stderr}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn assert_lines(output: &str, expected: &[&str]) {
     for line in expected {
         assert!(
@@ -409,6 +432,17 @@ fn delete_by_name_by_file_and_by_selector_and_create_namespace() {
     let phase =
         ok(cluster.wasmkube(&["get", "namespace", "team", "-o", "jsonpath={.status.phase}"]));
     assert_eq!(phase, "Active");
+    // As in Kubernetes, the root CA publisher puts kube-root-ca.crt in the new namespace.
+    let root_ca_uid = [
+        "get",
+        "configmap",
+        "kube-root-ca.crt",
+        "-n",
+        "team",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ];
+    let first_uid = wasmkube_eventually(&cluster, &root_ca_uid, |uid| !uid.is_empty());
 
     let objects = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one, labels: {batch: a}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: two, labels: {batch: a}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: three, labels: {batch: b}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: four}\n";
     ok(cluster.wasmkube_with_input(&["apply", "-n", "team", "-f", "-"], objects));
@@ -422,8 +456,16 @@ fn delete_by_name_by_file_and_by_selector_and_create_namespace() {
         &by_selector,
         &["configmap \"one\" deleted", "configmap \"two\" deleted"],
     );
-    assert_eq!(listed("configmaps"), "");
+    // The selector chose only its own: the namespace's kube-root-ca.crt stays.
+    assert_eq!(listed("configmaps"), "configmap/kube-root-ca.crt\n");
     assert_eq!(listed("secrets"), "secret/four\n");
+    // --all means every ConfigMap, kube-root-ca.crt too, which the publisher puts back.
+    let all = ok(cluster.wasmkube(&["delete", "configmaps", "--all", "-n", "team"]));
+    assert_eq!(all, "configmap \"kube-root-ca.crt\" deleted\n");
+    wasmkube_eventually(&cluster, &root_ca_uid, |uid| {
+        !uid.is_empty() && uid != first_uid
+    });
+    assert_eq!(listed("configmaps"), "configmap/kube-root-ca.crt\n");
 
     let manifests = tempfile::tempdir().expect("temp dir");
     let file = manifests.path().join("four.yaml");

@@ -79,7 +79,7 @@ async fn orphan_is_asked_by_query_parameter_or_by_orphan_dependents() {
     assert_eq!(finalizers(&by_orphan_dependents), json!(["orphan"]));
     assert_eq!(
         cluster.list_names(CONFIG_MAPS).await,
-        ["by-orphan-dependents", "by-query"]
+        ["by-orphan-dependents", "by-query", ROOT_CA]
     );
 }
 
@@ -105,7 +105,7 @@ async fn background_and_no_policy_delete_at_once() {
         .await
         .expect(200);
     assert_eq!(default["status"], "Success", "{default}");
-    assert!(cluster.list_names(CONFIG_MAPS).await.is_empty());
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, [ROOT_CA]);
 }
 
 #[tokio::test]
@@ -242,7 +242,10 @@ async fn deletecollection_applies_the_policy_to_every_object() {
         assert_eq!(finalizers(item), json!(["foregroundDeletion"]), "{item}");
         assert!(item["metadata"]["deletionTimestamp"].is_string(), "{item}");
     }
-    assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["a1", "a2", "b1"]);
+    assert_eq!(
+        cluster.list_names(CONFIG_MAPS).await,
+        ["a1", "a2", "b1", ROOT_CA]
+    );
 
     cluster
         .delete(&format!("{CONFIG_MAPS}?propagationPolicy=Nowhere"))

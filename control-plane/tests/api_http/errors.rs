@@ -21,7 +21,7 @@ async fn a_malformed_json_body_is_a_bad_request_and_stores_nothing() {
             .await
             .expect_failure(400, "BadRequest");
     }
-    assert!(cluster.list_names(CONFIG_MAPS).await.is_empty());
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, [ROOT_CA]);
 
     cluster
         .create(CONFIG_MAPS, &config_map("kept", json!({})))
@@ -75,7 +75,7 @@ async fn a_body_of_another_kind_version_or_namespace_than_the_url_is_a_bad_reque
         status["message"],
         "the namespace of the provided object does not match the namespace sent on the request"
     );
-    assert!(cluster.list_names(CONFIG_MAPS).await.is_empty());
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, [ROOT_CA]);
 
     cluster
         .create(CONFIG_MAPS, &config_map("target", json!({})))
@@ -237,7 +237,7 @@ async fn a_body_over_three_mebibytes_is_too_large() {
         status["message"],
         "Request entity too large: limit is 3145728"
     );
-    assert!(cluster.list_names(CONFIG_MAPS).await.is_empty());
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, [ROOT_CA]);
 }
 
 #[tokio::test]
@@ -260,7 +260,7 @@ async fn an_unsupported_content_type_is_unsupported_media_type() {
         ),
         "{message}"
     );
-    assert!(cluster.list_names(CONFIG_MAPS).await.is_empty());
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, [ROOT_CA]);
 
     cluster
         .create(CONFIG_MAPS, &config_map("plain", json!({})))
@@ -311,7 +311,7 @@ async fn an_unacceptable_accept_is_not_acceptable() {
         )
         .await
         .expect_failure(406, "NotAcceptable");
-    assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["shown"]);
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, [ROOT_CA, "shown"]);
 }
 
 #[tokio::test]
@@ -354,5 +354,5 @@ async fn a_yaml_alias_bomb_is_refused_and_the_server_stays_healthy() {
         .await
         .expect(201);
     assert_eq!(created["metadata"]["annotations"], json!({"app": "web"}));
-    assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["aliased"]);
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["aliased", ROOT_CA]);
 }

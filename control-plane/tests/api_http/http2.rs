@@ -86,7 +86,7 @@ async fn a_get_and_a_watch_share_one_http2_connection() {
 
     let list = client.get_json(CONFIG_MAPS).await;
     assert_eq!(list["kind"], "ConfigMapList");
-    assert_eq!(names(&list), ["before"]);
+    assert_eq!(names(&list), ["before", ROOT_CA]);
     let after = text(&list, "/metadata/resourceVersion");
 
     let response = client
@@ -128,22 +128,28 @@ async fn a_response_larger_than_what_a_connection_gathers_arrives_whole() {
     // 40 ConfigMaps of 10 KB each: the list is larger than the 256 KiB an HTTP/2
     // connection gathers before it writes without waiting.
     let value = "x".repeat(10 * 1024);
+    let mut expected = Vec::new();
     for index in 0..40 {
-        let mut object = config_map(&format!("big-{index:02}"), json!({}));
+        let name = format!("big-{index:02}");
+        let mut object = config_map(&name, json!({}));
         object["data"] = json!({"value": value});
         cluster.create(CONFIG_MAPS, &object).await;
+        expected.push(name);
     }
+    // The namespace's own kube-root-ca.crt sorts after them.
+    expected.push(ROOT_CA.to_owned());
     let client = Http2Client::connect(&cluster).await;
     let list = client.get_json(CONFIG_MAPS).await;
-    let names = names(&list);
-    assert_eq!(names.len(), 40);
-    assert_eq!(names[0], "big-00");
-    assert_eq!(names[39], "big-39");
+    assert_eq!(names(&list), expected);
+    let items = list["items"].as_array().expect("items");
     assert!(
-        list["items"]
-            .as_array()
-            .expect("items")
+        items[..40]
             .iter()
             .all(|item| item["data"]["value"] == value.as_str())
+    );
+    assert!(
+        text(&items[40], "/data/ca.crt").starts_with("-----BEGIN CERTIFICATE-----"),
+        "{}",
+        items[40]
     );
 }

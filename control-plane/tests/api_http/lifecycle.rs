@@ -154,7 +154,7 @@ async fn a_finalizer_holds_a_deleted_object_until_it_is_removed() {
         stored["metadata"]["deletionTimestamp"],
         marked["metadata"]["deletionTimestamp"]
     );
-    assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["held"]);
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["held", ROOT_CA]);
     // Other changes are still allowed while it waits.
     let updated = cluster
         .merge_patch(&path, &json!({"data": {"key": "still here"}}))
@@ -171,7 +171,7 @@ async fn a_finalizer_holds_a_deleted_object_until_it_is_removed() {
         .expect(200);
     assert_eq!(released["metadata"]["name"], "held", "{released}");
     cluster.get(&path).await.expect_failure(404, "NotFound");
-    assert!(cluster.list_names(CONFIG_MAPS).await.is_empty());
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, [ROOT_CA]);
 }
 
 /// Kubernetes deletes an object in the same step as the update that removes its last
@@ -229,12 +229,12 @@ async fn deletecollection_deletes_only_what_the_selector_chooses() {
         .expect(200);
     assert_eq!(deleted["kind"], "ConfigMapList");
     assert_eq!(names(&deleted), ["a1", "a2", "a3"]);
-    assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["b1", "b2"]);
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["b1", "b2", ROOT_CA]);
     assert_eq!(
         cluster
             .list_names("/api/v1/namespaces/kube-public/configmaps")
             .await,
-        ["a-elsewhere"],
+        ["a-elsewhere", ROOT_CA],
         "other namespaces are untouched"
     );
 
@@ -243,5 +243,5 @@ async fn deletecollection_deletes_only_what_the_selector_chooses() {
         .await
         .expect(200);
     assert_eq!(names(&deleted), ["b2"]);
-    assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["b1"]);
+    assert_eq!(cluster.list_names(CONFIG_MAPS).await, ["b1", ROOT_CA]);
 }

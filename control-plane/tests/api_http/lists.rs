@@ -35,6 +35,8 @@ async fn paging_sees_every_object_once_in_one_snapshot() {
             .await;
         expected.push(name);
     }
+    // The namespace's own kube-root-ca.crt is part of the snapshot too, after cm-24.
+    expected.push(ROOT_CA.to_owned());
     let last = cluster
         .get(&format!("{CONFIG_MAPS}/cm-24"))
         .await
@@ -87,7 +89,10 @@ async fn paging_sees_every_object_once_in_one_snapshot() {
             None => {
                 assert_eq!(remaining_item_count(&page), None, "{page}");
                 let final_page = page["items"].as_array().expect("items");
-                let cm_24 = final_page.last().expect("cm-24 is last");
+                let cm_24 = final_page
+                    .iter()
+                    .find(|item| item["metadata"]["name"] == "cm-24")
+                    .expect("cm-24 is on the last page");
                 assert_eq!(cm_24["data"]["key"], "value", "the page shows the snapshot");
                 assert_eq!(revision(cm_24), revision(&last));
                 break;
@@ -96,7 +101,12 @@ async fn paging_sees_every_object_once_in_one_snapshot() {
     }
     assert_eq!(seen, expected, "each object exactly once, in name order");
     let now = cluster.list_names(CONFIG_MAPS).await;
-    assert_eq!(now.len(), 26, "a new list sees the late object");
+    assert_eq!(
+        now.len(),
+        expected.len() + 1,
+        "a new list sees the late object"
+    );
+    assert!(now.iter().any(|name| name == "cm-late"), "{now:?}");
 }
 
 #[tokio::test]
@@ -150,16 +160,22 @@ async fn label_and_field_selectors_choose_what_a_list_shows() {
     let cases: &[(Query, &[&str])] = &[
         (&[("labelSelector", "app=web")], &["a", "b"]),
         (&[("labelSelector", "app==web,tier=back")], &["b"]),
-        (&[("labelSelector", "app!=web")], &["c", "d"]),
+        (&[("labelSelector", "app!=web")], &["c", "d", ROOT_CA]),
         (&[("labelSelector", "app in (web,db)")], &["a", "b", "c"]),
-        (&[("labelSelector", "app notin (web)")], &["c", "d"]),
+        (
+            &[("labelSelector", "app notin (web)")],
+            &["c", "d", ROOT_CA],
+        ),
         (&[("labelSelector", "tier")], &["a", "b"]),
-        (&[("labelSelector", "!app")], &["d"]),
+        (&[("labelSelector", "!app")], &["d", ROOT_CA]),
         (&[("fieldSelector", "metadata.name=c")], &["c"]),
-        (&[("fieldSelector", "metadata.name!=c")], &["a", "b", "d"]),
+        (
+            &[("fieldSelector", "metadata.name!=c")],
+            &["a", "b", "d", ROOT_CA],
+        ),
         (
             &[("fieldSelector", "metadata.namespace=default")],
-            &["a", "b", "c", "d"],
+            &["a", "b", "c", "d", ROOT_CA],
         ),
         (
             &[
@@ -196,7 +212,7 @@ async fn label_and_field_selectors_choose_what_a_list_shows() {
         "/api/v1/configmaps?{}",
         query(&[("fieldSelector", "metadata.namespace=kube-public")])
     );
-    assert_eq!(cluster.list_names(&system_only).await, ["system"]);
+    assert_eq!(cluster.list_names(&system_only).await, [ROOT_CA, "system"]);
 
     for bad in [
         ("labelSelector", "app in web"),
@@ -225,7 +241,11 @@ async fn an_exact_list_at_a_compacted_revision_is_expired() {
         ])
     );
     let before = cluster.get(&exact).await.expect(200);
-    assert_eq!(names(&before), ["first"], "the list as it was then");
+    assert_eq!(
+        names(&before),
+        ["first", ROOT_CA],
+        "the list as it was then"
+    );
     assert_eq!(before["metadata"]["resourceVersion"], at_first);
 
     let storage = &cluster.plane.storage;
@@ -240,7 +260,7 @@ async fn an_exact_list_at_a_compacted_revision_is_expired() {
     );
     assert_eq!(
         cluster.list_names(CONFIG_MAPS).await,
-        ["first", "second"],
+        ["first", ROOT_CA, "second"],
         "a list of the latest state still works"
     );
 }

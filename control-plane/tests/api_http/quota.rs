@@ -12,11 +12,14 @@ use super::support::*;
 /// only bounds a broken controller; no test depends on how fast it is.
 const RECOUNT_PATIENCE: Duration = Duration::from_secs(30);
 
-/// Creates a namespace of the test's own, so nothing else in the cluster counts.
+/// Creates a namespace of the test's own, so nothing else in the cluster counts, and waits
+/// for the `kube-root-ca.crt` ConfigMap that every namespace holds: it is made before any
+/// quota, so quotas count it from the start, as they would in Kubernetes.
 async fn namespace(cluster: &Cluster, name: &str) -> String {
     cluster
         .create("/api/v1/namespaces", &json!({"metadata": {"name": name}}))
         .await;
+    cluster.wait_for_root_ca(name).await;
     format!("/api/v1/namespaces/{name}")
 }
 
@@ -174,10 +177,11 @@ async fn object_count_quotas_limit_config_maps() {
     let cluster = start_cluster().await;
     let base = namespace(&cluster, "objects").await;
     let config_maps = format!("{base}/configmaps");
+    // The namespace's kube-root-ca.crt takes one of the two, so one more fits.
     cluster
         .create(
             &format!("{base}/resourcequotas"),
-            &resource_quota("objects", json!({"count/configmaps": "1", "secrets": "5"})),
+            &resource_quota("objects", json!({"count/configmaps": "2", "secrets": "5"})),
         )
         .await;
 
@@ -190,13 +194,13 @@ async fn object_count_quotas_limit_config_maps() {
         .expect_failure(403, "Forbidden");
     assert_eq!(
         status["message"],
-        "configmaps \"second\" is forbidden: exceeded quota: objects, requested: count/configmaps=1, used: count/configmaps=1, limited: count/configmaps=1"
+        "configmaps \"second\" is forbidden: exceeded quota: objects, requested: count/configmaps=1, used: count/configmaps=2, limited: count/configmaps=2"
     );
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "token"}, "stringData": {"key": "value"}});
     cluster.create(&format!("{base}/secrets"), &secret).await;
     assert_eq!(
         quota_used(&cluster, &format!("{base}/resourcequotas/objects")).await,
-        json!({"count/configmaps": "1", "secrets": "1"})
+        json!({"count/configmaps": "2", "secrets": "1"})
     );
 }
 
@@ -278,9 +282,10 @@ async fn quota_usage_goes_up_on_create_and_down_on_delete() {
             ),
         )
         .await;
+    // The namespace's kube-root-ca.crt is counted from the start too.
     assert_eq!(
         created["status"]["used"],
-        json!({"configmaps": "0", "count/pods": "1", "pods": "1"})
+        json!({"configmaps": "1", "count/pods": "1", "pods": "1"})
     );
 
     cluster.create(&pods, &pod("late")).await;
@@ -292,7 +297,7 @@ async fn quota_usage_goes_up_on_create_and_down_on_delete() {
         .await;
     assert_eq!(
         quota_used(&cluster, &quota_path).await,
-        json!({"configmaps": "1", "count/pods": "2", "pods": "2"})
+        json!({"configmaps": "2", "count/pods": "2", "pods": "2"})
     );
 
     cluster.delete(&format!("{pods}/early")).await.expect(200);
@@ -303,7 +308,7 @@ async fn quota_usage_goes_up_on_create_and_down_on_delete() {
     wait_for_used(
         &cluster,
         &quota_path,
-        &json!({"configmaps": "0", "count/pods": "1", "pods": "1"}),
+        &json!({"configmaps": "1", "count/pods": "1", "pods": "1"}),
     )
     .await;
 
@@ -318,7 +323,7 @@ async fn quota_usage_goes_up_on_create_and_down_on_delete() {
     wait_for_used(
         &cluster,
         &quota_path,
-        &json!({"configmaps": "0", "count/pods": "1", "pods": "0"}),
+        &json!({"configmaps": "1", "count/pods": "1", "pods": "0"}),
     )
     .await;
 

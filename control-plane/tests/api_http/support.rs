@@ -20,6 +20,9 @@ pub const CONFIG_MAPS: &str = "/api/v1/namespaces/default/configmaps";
 pub const PODS: &str = "/api/v1/namespaces/default/pods";
 pub const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/default/deployments";
 pub const SECRETS: &str = "/api/v1/namespaces/default/secrets";
+/// The ConfigMap the root CA publisher keeps in every namespace, as in Kubernetes: lists of
+/// ConfigMaps show it beside what a test made.
+pub const ROOT_CA: &str = "kube-root-ca.crt";
 
 pub struct Cluster {
     pub plane: ControlPlane,
@@ -28,8 +31,9 @@ pub struct Cluster {
     _data_dir: tempfile::TempDir,
 }
 
-/// A control plane with the default API options. Compaction runs only when a test asks
-/// for it, so revisions a test has seen stay watchable.
+/// A control plane with the default API options, once its controllers have settled: every
+/// namespace holds its `kube-root-ca.crt`. Compaction runs only when a test asks for it, so
+/// revisions a test has seen stay watchable.
 pub async fn start_cluster() -> Cluster {
     start_cluster_with(ApiOptions::default()).await
 }
@@ -46,11 +50,13 @@ pub async fn start_cluster_with(api: ApiOptions) -> Cluster {
     })
     .await
     .expect("the control plane starts");
-    Cluster {
+    let cluster = Cluster {
         client: crate::tls::admin_client(&plane),
         plane,
         _data_dir: data_dir,
-    }
+    };
+    cluster.wait_for_root_ca_everywhere().await;
+    cluster
 }
 
 /// A response, read in full.
@@ -190,6 +196,50 @@ impl Cluster {
     /// The names in a list, in the order the server gave them.
     pub async fn list_names(&self, path: &str) -> Vec<String> {
         names(&self.get(path).await.expect(200))
+    }
+
+    /// Waits until every namespace holds its `kube-root-ca.crt`, so that the controller's
+    /// creations are over before a test lists or watches: none of them can then appear in
+    /// the middle of what a test looks at. The controller makes the namespace's `default`
+    /// ServiceAccount before the ConfigMap, so that account is there too.
+    async fn wait_for_root_ca_everywhere(&self) {
+        let published = format!("/api/v1/configmaps?fieldSelector=metadata.name%3D{ROOT_CA}");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let namespaces = self.list_names("/api/v1/namespaces").await;
+            let holders: Vec<String> = self.get(&published).await.expect(200)["items"]
+                .as_array()
+                .expect("a list of ConfigMaps")
+                .iter()
+                .map(|item| text(item, "/metadata/namespace"))
+                .collect();
+            if namespaces
+                .iter()
+                .all(|namespace| holders.contains(namespace))
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{ROOT_CA} is still missing after {PATIENCE:?}: namespaces {namespaces:?}, \
+                 holders {holders:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the namespace holds its `kube-root-ca.crt`, as a namespace a test has
+    /// just made will shortly after its creation.
+    pub async fn wait_for_root_ca(&self, namespace: &str) {
+        let path = format!("/api/v1/namespaces/{namespace}/configmaps/{ROOT_CA}");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while self.get(&path).await.status != StatusCode::OK {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} is still missing after {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Opens a watch; `path` carries the query, including `watch=1`.
