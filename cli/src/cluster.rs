@@ -86,6 +86,21 @@ pub struct NodeArgs {
     node: NodeAgentArgs,
 }
 
+/// The data directory, made absolute: the compilation cache and the kubeconfig's paths
+/// must not depend on the directory the process was started in.
+fn data_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let directory = match flag {
+        Some(directory) => directory,
+        None => default_data_dir()?,
+    };
+    std::path::absolute(&directory).with_context(|| {
+        format!(
+            "cannot make the data directory {} absolute",
+            directory.display()
+        )
+    })
+}
+
 fn default_data_dir() -> anyhow::Result<PathBuf> {
     directories::ProjectDirs::from("dev", "wasmkube", "wasmkube")
         .map(|directories| directories.data_dir().to_path_buf())
@@ -191,10 +206,7 @@ async fn run_control_plane(
     arguments: ServerArgs,
     node: Option<NodeAgentArgs>,
 ) -> anyhow::Result<i32> {
-    let data_dir = match arguments.data_dir {
-        Some(directory) => directory,
-        None => default_data_dir()?,
-    };
+    let data_dir = data_dir(arguments.data_dir)?;
     let options = ControlPlaneOptions {
         data_dir: data_dir.clone(),
         listen: arguments.listen,
@@ -276,10 +288,7 @@ pub async fn server(arguments: ServerArgs) -> anyhow::Result<i32> {
 /// the token pins the cluster CA and lets the node ask for its certificates once; after
 /// that the node's client certificate is its credential (kept in DIR/node/credentials).
 pub async fn node(arguments: NodeArgs) -> anyhow::Result<i32> {
-    let data_dir = match arguments.data_dir {
-        Some(directory) => directory,
-        None => default_data_dir()?,
-    };
+    let data_dir = data_dir(arguments.data_dir)?;
     let token_text = std::fs::read_to_string(&arguments.token_file).with_context(|| {
         format!(
             "cannot read the join token file {}",

@@ -12,6 +12,7 @@
 mod apps;
 mod autoscaling;
 mod batch;
+mod certificates;
 mod columns;
 mod core;
 mod default_table;
@@ -87,6 +88,10 @@ fn printer_for_kind(kind: &str) -> KindPrinter {
             autoscaling::horizontal_pod_autoscaler_cells,
         ),
         "PriorityClass" => (policy::priority_class_columns, policy::priority_class_cells),
+        "CertificateSigningRequest" => (
+            certificates::certificate_signing_request_columns,
+            certificates::certificate_signing_request_cells,
+        ),
         // Kubernetes has no printer for Role, ClusterRole and LimitRange either, so
         // they (and every unknown kind) get the default "Name" / "Created At" table.
         _ => (default_table::columns, default_table::cells),
@@ -114,7 +119,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const ALL_KINDS: [&str; 25] = [
+    const ALL_KINDS: [&str; 26] = [
         "Namespace",
         "Pod",
         "Node",
@@ -140,6 +145,7 @@ mod tests {
         "RoleBinding",
         "ClusterRole",
         "ClusterRoleBinding",
+        "CertificateSigningRequest",
     ];
 
     #[test]

@@ -246,6 +246,17 @@ async fn route(state: &Arc<ApiState>, request: Request, query: Query) -> ApiResu
         .get::<UserInfo>()
         .cloned()
         .unwrap_or_else(UserInfo::anonymous);
+    if matches!(method, Method::PUT | Method::PATCH)
+        && let Some(name) = &target.name
+    {
+        crate::auth::node_authorizer::restriction::admit_modification(
+            &user,
+            target.resource.group,
+            target.resource.plural,
+            name,
+        )
+        .map_err(|error| ApiError::forbidden(target.resource, name, &error.to_string()))?;
+    }
     route_resource(state, &method, &parts.headers, body, target, query, &user).await
 }
 
@@ -268,10 +279,10 @@ async fn route_resource(
         }
         ("GET", true, None | Some("status" | "approval")) => get_list::get(state, headers, &target),
         ("PUT", true, None | Some("status" | "finalize" | "approval")) => {
-            write::update(state, headers, body, &target, &query).await
+            write::update(state, headers, body, &target, &query, user).await
         }
         ("PATCH", true, None | Some("status" | "approval")) => {
-            write::patch(state, headers, body, &target, &query).await
+            write::patch(state, headers, body, &target, &query, user).await
         }
         ("DELETE", true, None) => delete::delete(state, headers, body, &target, &query).await,
         (_, true, Some("scale")) => {

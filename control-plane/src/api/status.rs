@@ -34,7 +34,11 @@ impl ApiError {
     }
 
     fn with_details(mut self, group: &str, kind: &str, name: &str) -> Self {
-        let mut details = json!({"name": name, "kind": kind});
+        // StatusDetails' fields are all `omitempty`: a collection's 403 names no object.
+        let mut details = json!({"kind": kind});
+        if !name.is_empty() {
+            details["name"] = json!(name);
+        }
         if !group.is_empty() {
             details["group"] = json!(group);
         }

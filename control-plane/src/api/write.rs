@@ -22,6 +22,7 @@ use super::status::{ApiError, ApiResult};
 use super::target::ResourceTarget;
 use super::{ApiState, read_body};
 use crate::auth::UserInfo;
+use crate::auth::rbac::EscalationCheck;
 use crate::resources::ResourceType;
 use crate::store::{StoreError, StoredObject, WriteRequest};
 
@@ -107,6 +108,7 @@ pub async fn create(
     let (mut object, warnings) = requested_object(headers, body, target, query).await?;
     prepare_create(resource, &mut object)?;
     admit_by_requester(resource, target, &mut object, user)?;
+    escalation_check(state, user).admit(resource, namespace_of(target), "", &object, None)?;
     let admission = admit(state, resource, &mut object, None).await?;
     if query.dry_run {
         return respond(headers, StatusCode::CREATED, &object, &warnings);
@@ -123,7 +125,11 @@ pub async fn create(
         .await
         .map_err(|error| ApiError::from_store(error, resource, &name))?;
     admission.written(state).await;
-    respond(headers, StatusCode::CREATED, &stored.object, &warnings)
+    let mut response = respond(headers, StatusCode::CREATED, &stored.object, &warnings)?;
+    response
+        .extensions_mut()
+        .insert(crate::audit::CreatedObjectName(name));
+    Ok(response)
 }
 
 /// The admission steps that depend on who creates the object: a CertificateSigningRequest
@@ -148,6 +154,20 @@ fn admit_by_requester(
     .map_err(|error| ApiError::forbidden(resource, name_of(object), &error.to_string()))
 }
 
+/// RBAC's escalation prevention for the requester, which checks writes of roles and
+/// bindings (others pass).
+fn escalation_check<'a>(state: &'a ApiState, user: &'a UserInfo) -> EscalationCheck<'a> {
+    EscalationCheck {
+        authorizer: &state.authorizer,
+        rbac: &state.rbac,
+        user,
+    }
+}
+
+fn namespace_of(target: &ResourceTarget) -> &str {
+    target.namespace.as_deref().unwrap_or_default()
+}
+
 /// Admits `new` as the next state of `old` and writes it. `precondition` is a revision
 /// the client named (a mismatch is its 409); without one, the write is checked against
 /// the revision read, and the caller retries on a conflict.
@@ -158,6 +178,7 @@ async fn write_update(
     old: &StoredObject,
     precondition: Option<u64>,
     query: &Query,
+    user: &UserInfo,
 ) -> ApiResult<Result<StoredObject, StoreError>> {
     let resource = target.resource;
     let name = target.name.as_deref().unwrap_or_default();
@@ -186,6 +207,13 @@ async fn write_update(
     if resource.kind == "CertificateSigningRequest" {
         crate::certificates::admit_update(&mut new, &old.object, subresource)?;
     }
+    escalation_check(state, user).admit(
+        resource,
+        namespace_of(target),
+        name,
+        &new,
+        Some(&old.object),
+    )?;
     if let Some(precondition) = precondition
         && precondition != old.revision
     {
@@ -242,14 +270,23 @@ pub async fn update(
     body: Body,
     target: &ResourceTarget,
     query: &Query,
+    user: &UserInfo,
 ) -> ApiResult<Response> {
     let resource = target.resource;
     let (object, warnings) = requested_object(headers, body, target, query).await?;
     let precondition = requested_revision(&object)?;
     for _ in 0..OPTIMISTIC_RETRIES {
         let old = read_object(state, target)?;
-        if let Ok(stored) =
-            write_update(state, target, object.clone(), &old, precondition, query).await?
+        if let Ok(stored) = write_update(
+            state,
+            target,
+            object.clone(),
+            &old,
+            precondition,
+            query,
+            user,
+        )
+        .await?
         {
             return respond(headers, StatusCode::OK, &stored.object, &warnings);
         }
@@ -287,6 +324,7 @@ pub async fn patch(
     body: Body,
     target: &ResourceTarget,
     query: &Query,
+    user: &UserInfo,
 ) -> ApiResult<Response> {
     response_form(headers)?;
     let resource = target.resource;
@@ -307,7 +345,9 @@ pub async fn patch(
         let precondition =
             requested_revision(&patched)?.filter(|revision| *revision != old.revision);
         let precondition = precondition.or(requested_revision(&patch)?);
-        if let Ok(stored) = write_update(state, target, patched, &old, precondition, query).await? {
+        if let Ok(stored) =
+            write_update(state, target, patched, &old, precondition, query, user).await?
+        {
             return respond(headers, StatusCode::OK, &stored.object, &warnings);
         }
     }

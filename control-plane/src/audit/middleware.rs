@@ -50,7 +50,14 @@ pub async fn audit_mutations(
     {
         response.headers_mut().insert(AUDIT_ID_HEADER, value);
     }
-    if let Some(event) = pending {
+    if let Some(mut event) = pending {
+        if let (Some(object), Some(super::CreatedObjectName(name))) = (
+            event.object_ref.as_mut(),
+            response.extensions().get::<super::CreatedObjectName>(),
+        ) && object.name.is_empty()
+        {
+            object.name = name.clone();
+        }
         log.record(event.with_response(response.status(), jiff::Timestamp::now()));
     }
     response

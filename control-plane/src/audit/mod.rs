@@ -22,6 +22,12 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 pub use event::{AuditUser, Event, ObjectReference, ResponseStatus};
+
+/// The name of the object a create made, which only its body knew: the create handler
+/// puts it into the response's extensions, and the audit event names the object with it,
+/// as kube-apiserver fills `objectRef.name` from the request body.
+#[derive(Clone, Debug)]
+pub struct CreatedObjectName(pub String);
 pub use middleware::{AUDIT_ID_HEADER, audit_mutations};
 pub use rotation::DEFAULT_MAX_SIZE_BYTES;
 pub use writer::{DROPPED_EVENTS_API_VERSION, DROPPED_EVENTS_KIND};

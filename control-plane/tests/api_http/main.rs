@@ -12,6 +12,7 @@ mod lists;
 mod pod_log;
 mod port_forward;
 mod quota;
+mod rbac_escalation;
 mod scheduler;
 mod scheduler_affinity;
 mod service_accounts;

@@ -74,9 +74,43 @@ pub fn admit_create(
     }
 }
 
+/// Admits an update or patch of the named object (or its subresource) by `user`, as
+/// NodeRestriction does: a node may modify only its own Node. The authorizer lets nodes
+/// update and patch Nodes, as Kubernetes' does, so that this check answers with
+/// Kubernetes' own message.
+pub fn admit_modification(
+    user: &UserInfo,
+    api_group: &str,
+    resource: &str,
+    name: &str,
+) -> Result<(), NodeRestrictionError> {
+    match (user.node_name(), api_group, resource) {
+        (Some(node), "", "nodes") if name != node => Err(NodeRestrictionError::OtherNode {
+            node: node.to_owned(),
+            requested: name.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn a_node_modifies_only_its_own_node() {
+        let node = UserInfo::node("n1");
+        assert_eq!(admit_modification(&node, "", "nodes", "n1"), Ok(()));
+        assert_eq!(
+            admit_modification(&node, "", "nodes", "n2")
+                .expect_err("another node")
+                .to_string(),
+            "node \"n1\" is not allowed to modify node \"n2\""
+        );
+        let admin = UserInfo::api_server();
+        assert_eq!(admit_modification(&admin, "", "nodes", "n2"), Ok(()));
+        assert_eq!(admit_modification(&node, "", "pods", "p"), Ok(()));
+    }
 
     use super::*;
 

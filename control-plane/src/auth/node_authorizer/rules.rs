@@ -194,8 +194,10 @@ fn nodes(request: &NodeRequest<'_>) -> Decision {
     match (request.subresource, request.verb) {
         ("", "get" | "list" | "watch") => Decision::Allow,
         ("", "create") if own || request.name.is_empty() => Decision::Allow,
-        ("" | "status", "update" | "patch") if own => Decision::Allow,
-        ("", "create") | ("" | "status", "update" | "patch") => refuse(format!(
+        // Whose Node is checked by `restriction::admit_modification`, with Kubernetes'
+        // NodeRestriction message.
+        ("" | "status", "update" | "patch") => Decision::Allow,
+        ("", "create") => refuse(format!(
             "node '{node}' is not allowed to modify node '{}'",
             request.name
         )),

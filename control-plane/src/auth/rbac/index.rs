@@ -254,7 +254,10 @@ impl PolicyIndex {
     }
 
     /// The rules a role reference grants, in the binding's namespace for a Role.
-    fn role_reference_rules(&self, binding: &Binding) -> Result<Arc<[PolicyRule]>, String> {
+    pub(super) fn role_reference_rules(
+        &self,
+        binding: &Binding,
+    ) -> Result<Arc<[PolicyRule]>, String> {
         let role_ref = &binding.role_ref;
         let found = match role_ref.kind.as_str() {
             "Role" => self

@@ -8,6 +8,7 @@
 //! `bootstrap_policy.rs`, its reconciliation on start in `reconcile.rs`.
 
 mod bootstrap_policy;
+mod escalation;
 mod follow;
 mod index;
 mod reconcile;
@@ -20,6 +21,7 @@ use std::sync::{Arc, RwLock};
 use tokio::task::AbortHandle;
 
 pub use bootstrap_policy::{bootstrap_cluster_role_bindings, bootstrap_cluster_roles};
+pub use escalation::EscalationCheck;
 pub use index::{UserRules, aggregate_errors};
 pub use reconcile::ensure_bootstrap_policy;
 
