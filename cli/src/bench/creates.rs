@@ -2,13 +2,12 @@
 //! ConfigMaps back to back. The store answers a write only once its group commit is on
 //! disk, so every 201 is a durable create.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::connection::Connection;
+use super::connection::{ApiServerEndpoint, Connection};
 use super::samples::{Summary, nanoseconds_between};
 
 pub const CONFIG_MAPS_PATH: &str = "/api/v1/namespaces/default/configmaps";
@@ -109,10 +108,10 @@ async fn run_client(
 }
 
 /// Opens every client's connection first, then starts them all at once.
-pub async fn run(address: SocketAddr, load: CreateLoad) -> anyhow::Result<CreateReport> {
+pub async fn run(endpoint: &ApiServerEndpoint, load: CreateLoad) -> anyhow::Result<CreateReport> {
     let mut connections = Vec::with_capacity(load.clients);
     for _ in 0..load.clients {
-        connections.push(Connection::open(address).await?);
+        connections.push(Connection::open(endpoint).await?);
     }
     let started = Instant::now();
     let clients: Vec<_> = connections

@@ -1,6 +1,6 @@
 //! `wasmkube bench`: the control plane's benchmark. It starts the control plane in this
-//! process on a fresh store and measures, over real HTTP, durable creates per second at
-//! several client counts and how fast watch events reach many watchers.
+//! process on a fresh store and measures, over real HTTPS as the admin, durable creates
+//! per second at several client counts and how fast watch events reach many watchers.
 //! `wasmkube bench node` measures the node agent instead (see `node`), `wasmkube bench
 //! scheduler` the scheduler (see `scheduler`), and `wasmkube bench network` the pod
 //! network (see `network`).
@@ -24,8 +24,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wasmkube_control_plane::api::ApiOptions;
-use wasmkube_control_plane::server::{ControlPlane, ControlPlaneOptions, start};
+use wasmkube_control_plane::server::{AuditOptions, ControlPlane, ControlPlaneOptions, start};
 
+use connection::ApiServerEndpoint;
 use creates::{CreateLoad, Stop};
 use watchers::{WatchLoad, WatchTransport};
 
@@ -49,8 +50,8 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "100,1000")]
     watchers: Vec<usize>,
     /// How the watchers connect: 0 puts each watch on its own HTTP/1.1 connection; N
-    /// spreads them over N HTTP/2 connections (prior knowledge), as client-go
-    /// multiplexes the watches of one process over one connection.
+    /// spreads them over N HTTP/2 connections (ALPN "h2"), as client-go multiplexes the
+    /// watches of one process over one connection.
     #[arg(long, default_value_t = 0)]
     watch_connections: usize,
     /// How many objects the watch benchmark creates.
@@ -63,6 +64,10 @@ pub struct BenchArgs {
     /// (default: a temporary directory, removed afterwards).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Runs the API server without its audit log (on by default, as in `wasmkube
+    /// server`), to measure what the log costs.
+    #[arg(long)]
+    no_audit_log: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -85,15 +90,23 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(signed).map_err(|_| "a duration cannot be negative".to_owned())
 }
 
-/// Starts a control plane that listens on a free loopback port.
+/// Starts a control plane that listens on a free loopback port, with the audit log that
+/// `wasmkube server` keeps by default.
 async fn start_control_plane(data_dir: PathBuf) -> anyhow::Result<ControlPlane> {
+    start_control_plane_with(data_dir, AuditOptions::default()).await
+}
+
+async fn start_control_plane_with(
+    data_dir: PathBuf,
+    audit: AuditOptions,
+) -> anyhow::Result<ControlPlane> {
     let options = ControlPlaneOptions {
         data_dir,
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         api: ApiOptions::default(),
         compaction_interval: Duration::from_secs(300),
         tls_subject_alternative_names: Vec::new(),
-        audit: wasmkube_control_plane::server::AuditOptions::default(),
+        audit,
     };
     Ok(start(options).await?)
 }
@@ -141,7 +154,12 @@ pub async fn run(arguments: BenchArgs) -> anyhow::Result<i32> {
         .data_dir
         .clone()
         .unwrap_or_else(|| temporary.path().to_path_buf());
-    let control_plane = start_control_plane(data_dir).await?;
+    let audit = AuditOptions {
+        enabled: !arguments.no_audit_log,
+        ..AuditOptions::default()
+    };
+    let control_plane = start_control_plane_with(data_dir, audit).await?;
+    let endpoint = ApiServerEndpoint::admin_of(&control_plane)?;
     let mut out = std::io::stdout();
     let clients: Vec<usize> = arguments
         .clients
@@ -160,7 +178,7 @@ pub async fn run(arguments: BenchArgs) -> anyhow::Result<i32> {
                 .map_or(Stop::After(arguments.duration), Stop::Count),
             name_prefix: format!("bench-{clients}-"),
         };
-        let report = creates::run(control_plane.address, load).await?;
+        let report = creates::run(&endpoint, load).await?;
         tables::create_row(&mut out, &report)?;
     }
     let watchers: Vec<usize> = arguments
@@ -183,7 +201,7 @@ pub async fn run(arguments: BenchArgs) -> anyhow::Result<i32> {
             name_prefix: format!("bench-watch-{watchers}-"),
             resource_version: control_plane.storage.current_revision(),
         };
-        let report = watchers::run(control_plane.address, load).await?;
+        let report = watchers::run(&endpoint, load).await?;
         tables::watch_row(&mut out, &report)?;
     }
     Ok(0)

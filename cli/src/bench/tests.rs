@@ -6,9 +6,14 @@ use wasmkube_control_plane::store::{ListRequest, key_prefix};
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
+use super::connection::ApiServerEndpoint;
 use super::creates::{self, CreateLoad, Stop};
 use super::watchers::{self, WatchLoad, WatchTransport};
-use super::{parse_duration, start_control_plane};
+use super::{AuditOptions, parse_duration, start_control_plane, start_control_plane_with};
+
+fn admin(control_plane: &wasmkube_control_plane::server::ControlPlane) -> ApiServerEndpoint {
+    ApiServerEndpoint::admin_of(control_plane).unwrap()
+}
 
 #[test]
 fn durations_are_written_like_10s() {
@@ -33,7 +38,7 @@ async fn creates_are_counted_as_the_store_holds_them() {
         stop: Stop::Count(50),
         name_prefix: "smoke-".to_owned(),
     };
-    let report = creates::run(control_plane.address, load).await.unwrap();
+    let report = creates::run(&admin(&control_plane), load).await.unwrap();
     assert_eq!((report.created, report.failed), (100, 0));
     assert_eq!(report.first_failure, None);
     assert_eq!(report.latency.count, 100);
@@ -65,7 +70,7 @@ async fn creates_are_counted_as_the_store_holds_them() {
         stop: Stop::Count(3),
         name_prefix: "smoke-".to_owned(),
     };
-    let report = creates::run(control_plane.address, again).await.unwrap();
+    let report = creates::run(&admin(&control_plane), again).await.unwrap();
     assert_eq!((report.created, report.failed), (0, 3));
     let failure = report.first_failure.unwrap();
     assert!(failure.starts_with("409 Conflict: "), "{failure}");
@@ -86,7 +91,7 @@ async fn check_watch_delivery(transport: WatchTransport) {
         name_prefix: "smoke-watch-".to_owned(),
         resource_version: control_plane.storage.current_revision(),
     };
-    let report = watchers::run(control_plane.address, load).await.unwrap();
+    let report = watchers::run(&admin(&control_plane), load).await.unwrap();
     assert_eq!(report.watchers, 10);
     assert_eq!(report.transport, transport);
     assert_eq!(report.created, 20);
@@ -132,11 +137,68 @@ async fn too_many_watches_on_one_http2_connection_are_refused() {
         name_prefix: "refused-".to_owned(),
         resource_version: control_plane.storage.current_revision(),
     };
-    let Err(error) = watchers::run(control_plane.address, load).await else {
+    let Err(error) = watchers::run(&admin(&control_plane), load).await else {
         panic!("the watch benchmark ran with too many streams on one connection");
     };
     assert!(
         error.to_string().contains("use more connections"),
         "{error}"
     );
+}
+
+/// The ConfigMap creates in the audit log at `path` that the admin made, with their codes.
+fn audited_config_map_creates(path: &std::path::Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|event| {
+            event["verb"] == "create"
+                && event["objectRef"]["resource"] == "configmaps"
+                && event["user"]["username"] == "admin"
+                && event["user"]["groups"][0] == "system:masters"
+        })
+        .filter_map(|event| event["responseStatus"]["code"].as_u64())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_creates_are_made_as_the_admin_and_audited_unless_the_log_is_off() {
+    let audited = tempfile::tempdir().unwrap();
+    let control_plane =
+        start_control_plane_with(audited.path().to_path_buf(), AuditOptions::default())
+            .await
+            .unwrap();
+    let load = CreateLoad {
+        clients: 2,
+        stop: Stop::Count(5),
+        name_prefix: "audited-".to_owned(),
+    };
+    let report = creates::run(&admin(&control_plane), load).await.unwrap();
+    assert_eq!((report.created, report.failed), (10, 0));
+    // The audit log's writer appends after the answers went out.
+    let log = audited.path().join("audit.log");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while audited_config_map_creates(&log).len() < 10 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(audited_config_map_creates(&log), [201; 10]);
+
+    let unaudited_directory = tempfile::tempdir().unwrap();
+    let unaudited = start_control_plane_with(
+        unaudited_directory.path().to_path_buf(),
+        AuditOptions {
+            enabled: false,
+            ..AuditOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let load = CreateLoad {
+        clients: 1,
+        stop: Stop::Count(5),
+        name_prefix: "unaudited-".to_owned(),
+    };
+    let report = creates::run(&admin(&unaudited), load).await.unwrap();
+    assert_eq!((report.created, report.failed), (5, 0));
+    assert!(!unaudited_directory.path().join("audit.log").exists());
 }

@@ -4,7 +4,6 @@
 //! the instant just before it sent the create and the instant its 201 arrived; each
 //! watcher notes when each event reached it.
 
-use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,7 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::connection::{Connection, SharedConnection};
+use super::connection::{ApiServerEndpoint, Connection, SharedConnection};
 use super::creates::{CONFIG_MAPS_PATH, config_map_body};
 use super::samples::{Summary, nanoseconds_between};
 
@@ -35,8 +34,7 @@ pub const MAX_STREAMS_PER_CONNECTION: usize = 200;
 /// How the watchers reach the API server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WatchTransport {
-    /// Each watcher on its own HTTP/1.1 connection, as kube-rs watches (and kubectl, over
-    /// plain http).
+    /// Each watcher on its own HTTP/1.1 connection, as kube-rs watches.
     Http1PerWatcher,
     /// The watchers spread evenly over this many HTTP/2 connections (at most one per
     /// watcher), as client-go multiplexes every watch of a process over one connection.
@@ -107,27 +105,27 @@ fn index_of(name: &str, name_prefix: &str) -> Option<usize> {
 
 /// Where the watches are opened.
 enum WatchConnections {
-    /// A new HTTP/1.1 connection to this address for each watch.
-    PerWatcher(SocketAddr),
+    /// A new HTTP/1.1 connection to the API server for each watch.
+    PerWatcher(ApiServerEndpoint),
     /// Watch `i` goes on connection `i % n`.
     Shared(Vec<SharedConnection>),
 }
 
 impl WatchConnections {
     async fn open(
-        address: SocketAddr,
+        endpoint: &ApiServerEndpoint,
         watchers: usize,
         transport: WatchTransport,
     ) -> anyhow::Result<Self> {
         Ok(match transport {
-            WatchTransport::Http1PerWatcher => Self::PerWatcher(address),
+            WatchTransport::Http1PerWatcher => Self::PerWatcher(endpoint.clone()),
             WatchTransport::Http2(_) => {
                 let connections = transport.connections(watchers);
                 anyhow::ensure!(
                     watchers.div_ceil(connections.max(1)) <= MAX_STREAMS_PER_CONNECTION,
                     "{watchers} watchers over {connections} HTTP/2 connections would put more than {MAX_STREAMS_PER_CONNECTION} watches on one connection: use more connections"
                 );
-                let opening = (0..connections).map(|_| SharedConnection::open(address));
+                let opening = (0..connections).map(|_| SharedConnection::open(endpoint));
                 Self::Shared(futures::future::try_join_all(opening).await?)
             }
         })
@@ -135,8 +133,8 @@ impl WatchConnections {
 
     async fn watch(&self, index: usize, path: &str) -> anyhow::Result<Incoming> {
         let response = match self {
-            Self::PerWatcher(address) => {
-                Connection::open(*address)
+            Self::PerWatcher(endpoint) => {
+                Connection::open(endpoint)
                     .await?
                     .get_streaming(path)
                     .await?
@@ -195,12 +193,12 @@ async fn read_watch(
 type CreateTimes = Vec<Option<(Instant, Instant)>>;
 
 async fn create_steadily(
-    address: SocketAddr,
+    endpoint: &ApiServerEndpoint,
     events: usize,
     rate: NonZeroU32,
     name_prefix: &str,
 ) -> anyhow::Result<CreateTimes> {
-    let mut connection = Connection::open(address).await?;
+    let mut connection = Connection::open(endpoint).await?;
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate.get());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut times = Vec::with_capacity(events);
@@ -248,13 +246,13 @@ impl Tally {
     }
 }
 
-pub async fn run(address: SocketAddr, load: WatchLoad) -> anyhow::Result<WatchReport> {
+pub async fn run(endpoint: &ApiServerEndpoint, load: WatchLoad) -> anyhow::Result<WatchReport> {
     let path = format!(
         "{CONFIG_MAPS_PATH}?watch=1&resourceVersion={}",
         load.resource_version
     );
     // Held to the end, so that the HTTP/2 connections outlive every watcher's reading.
-    let connections = WatchConnections::open(address, load.watchers, load.transport).await?;
+    let connections = WatchConnections::open(endpoint, load.watchers, load.transport).await?;
     let bodies: Vec<Incoming> = futures::stream::iter(0..load.watchers)
         .map(|index| connections.watch(index, &path))
         .buffer_unordered(CONCURRENT_OPENS)
@@ -274,7 +272,7 @@ pub async fn run(address: SocketAddr, load: WatchLoad) -> anyhow::Result<WatchRe
             ))
         })
         .collect();
-    let times = create_steadily(address, load.events, load.rate, &load.name_prefix).await?;
+    let times = create_steadily(endpoint, load.events, load.rate, &load.name_prefix).await?;
     let created = times.iter().flatten().count();
     // Watchers that have not yet seen every acknowledged create get a grace period; one
     // that received a create's event without its 201 would still be waiting for it.

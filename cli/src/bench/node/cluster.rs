@@ -1,15 +1,19 @@
 //! The node benchmark's cluster: a control plane on a temporary store and one node agent
-//! in this process, and a client that reaches the API server over HTTP on 127.0.0.1, as
-//! kubectl does. The control plane runs either in this process too, as `wasmkube up`
-//! runs it (the agent then reaches it with no socket), or in a `wasmkube server` process
-//! of its own (the agent then reaches it over HTTP, as a node on another machine would).
+//! in this process, and a client that reaches the API server over HTTPS on 127.0.0.1 as
+//! the admin, as kubectl with the admin kubeconfig does. The control plane runs either in
+//! this process too, as `wasmkube up` runs it (the agent then reaches it with no socket,
+//! as its node's identity), or in a `wasmkube server` process of its own (the agent then
+//! reaches it over HTTPS with its node's client certificate, as a node on another machine
+//! would).
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use wasmkube_control_plane::auth::UserInfo;
+use wasmkube_control_plane::kubeconfig::{KubeconfigCredential, kubeconfig_yaml};
 use wasmkube_control_plane::server::ControlPlane;
 use wasmkube_pki::ClusterAuthority;
 use wasmkube_pki::authority::tls_directory;
@@ -37,7 +41,7 @@ pub enum ControlPlaneHome {
 /// A running cluster. The fields drop in order: the node agent stops its guests first,
 /// then the control plane stops, then the temporary directory is removed.
 pub struct BenchCluster {
-    /// The node's pods, through the HTTP client.
+    /// The node's pods, through the admin's HTTPS client.
     pub pods: Api<Pod>,
     agent: NodeAgent,
     /// The control plane when it runs in this process.
@@ -47,12 +51,21 @@ pub struct BenchCluster {
     _directory: tempfile::TempDir,
 }
 
-fn http_client(address: std::net::SocketAddr) -> anyhow::Result<kube::Client> {
-    let url = format!("http://{address}")
-        .parse()
-        .context("the API server's address is not a URL")?;
-    kube::Client::try_from(kube::Config::new(url))
-        .context("cannot build an HTTP client for the API server")
+/// A client that reaches the API server over HTTPS as the kubeconfig's user.
+async fn https_client(kubeconfig_yaml: &str) -> anyhow::Result<kube::Client> {
+    let kubeconfig = Kubeconfig::from_yaml(kubeconfig_yaml)
+        .context("the benchmark's kubeconfig is not valid")?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .context("the benchmark's kubeconfig does not make a client configuration")?;
+    kube::Client::try_from(config).context("cannot build an HTTPS client for the API server")
+}
+
+/// The node's client and serving certificates, issued straight by the cluster CA, as
+/// `wasmkube up` issues them for its node.
+fn issue_node_tls(authority: &ClusterAuthority) -> anyhow::Result<NodeTls> {
+    NodeTls::issue(authority, NODE_NAME, &[IpAddr::from([127, 0, 0, 1])])
+        .context("cannot issue the node's certificates")
 }
 
 impl BenchCluster {
@@ -61,26 +74,50 @@ impl BenchCluster {
     pub async fn start(max_pods: u32, home: ControlPlaneHome) -> anyhow::Result<BenchCluster> {
         let directory = tempfile::tempdir().context("cannot create a temporary directory")?;
         let server_dir = directory.path().join("server");
-        // In this process the agent reaches the API server with no socket, as in `up`.
-        let (control_plane, server, address, agent_client, authority) = match home {
+        // The agent acts as its node, so the node authorizer limits it as it does any node.
+        let node = UserInfo::node(NODE_NAME);
+        let (control_plane, server, admin_kubeconfig, node_tls, agent_client) = match home {
             ControlPlaneHome::ThisProcess => {
                 let control_plane = start_control_plane(server_dir).await?;
-                let (address, client) = (control_plane.address, control_plane.client.clone());
-                let authority = Arc::clone(&control_plane.authority);
-                (Some(control_plane), None, address, client, authority)
+                let admin_kubeconfig = control_plane
+                    .admin_kubeconfig()
+                    .context("cannot make the admin's kubeconfig")?;
+                let node_tls = issue_node_tls(&control_plane.authority)?;
+                // In this process the agent reaches the API server with no socket, as in `up`.
+                let agent_client = control_plane.client_as(node);
+                (
+                    Some(control_plane),
+                    None,
+                    admin_kubeconfig,
+                    node_tls,
+                    agent_client,
+                )
             }
             ControlPlaneHome::ChildProcess => {
                 let server = server_process::start(&server_dir).await?;
-                let address = server.address;
-                // The server made the cluster CA in its data directory on its start.
+                // The server made the cluster CA and the admin's kubeconfig in its data
+                // directory before it said it was up.
                 let authority = ClusterAuthority::load_or_create(&tls_directory(&server_dir))
                     .context("cannot read the server's cluster CA")?;
-                let client = http_client(address)?;
-                (None, Some(server), address, client, Arc::new(authority))
+                let kubeconfig_path = server_dir.join("kubeconfig");
+                let admin_kubeconfig =
+                    std::fs::read_to_string(&kubeconfig_path).with_context(|| {
+                        format!("cannot read the server's {}", kubeconfig_path.display())
+                    })?;
+                let node_tls = issue_node_tls(&authority)?;
+                // Apart, the agent presents its client certificate, as `wasmkube node` does.
+                let agent_client = https_client(&kubeconfig_yaml(
+                    &server.url(),
+                    authority.certificate_pem(),
+                    "wasmkube",
+                    &node.username,
+                    KubeconfigCredential::ClientCertificate(&node_tls.client),
+                    NAMESPACE,
+                ))
+                .await?;
+                (None, Some(server), admin_kubeconfig, node_tls, agent_client)
             }
         };
-        let node_tls = NodeTls::issue(&authority, NODE_NAME, &[IpAddr::from([127, 0, 0, 1])])
-            .context("cannot issue the node's certificates")?;
         let mut config = NodeAgentConfig::new(
             NODE_NAME.to_owned(),
             directory.path().join("node"),
@@ -93,7 +130,7 @@ impl BenchCluster {
             .await
             .with_context(|| format!("the node agent cannot start with {max_pods} pods"))?;
         Ok(BenchCluster {
-            pods: Api::namespaced(http_client(address)?, NAMESPACE),
+            pods: Api::namespaced(https_client(&admin_kubeconfig).await?, NAMESPACE),
             agent,
             control_plane,
             server,

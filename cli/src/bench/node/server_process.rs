@@ -14,13 +14,20 @@ use tokio::process::{Child, Command};
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What `wasmkube server` prints once it listens, before its address.
-const UP_LINE_PREFIX: &str = "wasmkube is up: API server at http://";
+const UP_LINE_PREFIX: &str = "wasmkube is up: API server at https://";
 
 /// A running `wasmkube server`; it is killed when this is dropped.
 pub struct ServerProcess {
     pub address: SocketAddr,
     pub pid: u32,
     _child: Child,
+}
+
+impl ServerProcess {
+    /// The URL its clients reach it at.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.address)
+    }
 }
 
 /// Starts `wasmkube server` on a free loopback port with its store in `data_dir`, and
@@ -82,7 +89,7 @@ mod tests {
     #[test]
     fn the_address_is_read_from_the_servers_up_line() {
         assert_eq!(
-            listening_address("wasmkube is up: API server at http://127.0.0.1:40123"),
+            listening_address("wasmkube is up: API server at https://127.0.0.1:40123"),
             Some(SocketAddr::from(([127, 0, 0, 1], 40123)))
         );
         assert_eq!(
@@ -90,7 +97,7 @@ mod tests {
             None
         );
         assert_eq!(
-            listening_address("wasmkube is up: API server at http://nowhere"),
+            listening_address("wasmkube is up: API server at https://nowhere"),
             None
         );
     }

@@ -17,7 +17,7 @@ const MEBIBYTE: f64 = 1024.0 * 1024.0;
 pub fn startup_header(out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "Pod start-up: create (HTTP) -> phase Running seen on a watch; one node, module cached"
+        "Pod start-up: create (HTTPS) -> phase Running seen on a watch; one node, module cached"
     )?;
     writeln!(
         out,
