@@ -52,6 +52,10 @@ pub struct ServerArgs {
     /// namespaces labelled `wasmkube.dev/egress=allowed` may.
     #[arg(long)]
     allow_egress: bool,
+    /// The longest lifetime of a ServiceAccount token from the TokenRequest API; longer
+    /// requests are shortened, with a warning (default: no limit, as kube-apiserver's).
+    #[arg(long, value_parser = crate::controller_flags::parse_duration)]
+    service_account_max_token_expiration: Option<Duration>,
     /// Another name or address for the API server's certificate, for clients that reach
     /// it by one the server cannot know (repeatable), as k3s's flag.
     #[arg(long = "tls-san")]
@@ -216,6 +220,9 @@ async fn run_control_plane(
                 .default_unreachable_toleration_seconds,
             resource_metrics_resolution: arguments.metric_resolution,
             allow_egress: arguments.allow_egress,
+            service_account_max_token_expiration_seconds: arguments
+                .service_account_max_token_expiration
+                .map(|maximum| i64::try_from(maximum.as_secs()).unwrap_or(i64::MAX)),
             ..ApiOptions::default()
         },
         compaction_interval: Duration::from_secs(arguments.compaction_interval_seconds.max(1)),
@@ -276,11 +283,22 @@ async fn run_control_plane(
     Ok(0)
 }
 
+/// A node agent holds a few files per pod (its log, its volumes' directories) and the API
+/// server a connection per client, so the soft limit on open files is raised to the hard
+/// one, as kubelet and containerd run with a raised LimitNOFILE.
+fn raise_open_files_limit() {
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%error, "cannot raise the limit on open files");
+    }
+}
+
 pub async fn up(arguments: UpArgs) -> anyhow::Result<i32> {
+    raise_open_files_limit();
     run_control_plane(arguments.server, Some(arguments.node)).await
 }
 
 pub async fn server(arguments: ServerArgs) -> anyhow::Result<i32> {
+    raise_open_files_limit();
     run_control_plane(arguments, None).await
 }
 
@@ -288,6 +306,7 @@ pub async fn server(arguments: ServerArgs) -> anyhow::Result<i32> {
 /// the token pins the cluster CA and lets the node ask for its certificates once; after
 /// that the node's client certificate is its credential (kept in DIR/node/credentials).
 pub async fn node(arguments: NodeArgs) -> anyhow::Result<i32> {
+    raise_open_files_limit();
     let data_dir = data_dir(arguments.data_dir)?;
     let token_text = std::fs::read_to_string(&arguments.token_file).with_context(|| {
         format!(

@@ -73,6 +73,9 @@ pub struct ApiOptions {
     /// Whether every pod may open connections outside the cluster (`--allow-egress`);
     /// otherwise only pods of namespaces labelled `wasmkube.dev/egress=allowed` may.
     pub allow_egress: bool,
+    /// The longest lifetime a TokenRequest gets; longer ones are shortened with a warning
+    /// (`--service-account-max-token-expiration`; none by default, as kube-apiserver's).
+    pub service_account_max_token_expiration_seconds: Option<i64>,
 }
 
 impl Default for ApiOptions {
@@ -87,6 +90,7 @@ impl Default for ApiOptions {
             default_unreachable_toleration_seconds:
                 wasmkube_admission::default_toleration_seconds::DEFAULT_TOLERATION_SECONDS,
             allow_egress: false,
+            service_account_max_token_expiration_seconds: None,
         }
     }
 }

@@ -19,8 +19,8 @@ use super::write::respond;
 use super::{ApiState, read_body};
 use crate::auth::service_account_token::{
     DEFAULT_EXPIRATION_SECONDS, EXPIRATION_EXTENSION_SECONDS, KubernetesClaims,
-    MAX_EXPIRATION_SECONDS, MIN_EXPIRATION_SECONDS, ObjectRef, TokenGrant,
-    VALIDATION_MAX_EXPIRATION_SECONDS, WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS,
+    MIN_EXPIRATION_SECONDS, ObjectRef, TokenGrant, VALIDATION_MAX_EXPIRATION_SECONDS,
+    WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS,
 };
 use crate::store::{ObjectKey, StoredObject};
 
@@ -284,12 +284,15 @@ pub async fn create_token(
         bind(state, &namespace, &name, reference, &mut claims)?;
     }
     let mut warnings = Vec::new();
-    if requested.expiration_seconds > MAX_EXPIRATION_SECONDS {
+    // kube-apiserver's `--service-account-max-token-expiration`: unset by default.
+    if let Some(maximum) = state.options.service_account_max_token_expiration_seconds
+        && requested.expiration_seconds > maximum
+    {
         warnings.push(format!(
-            "requested expiration of {} seconds shortened to {MAX_EXPIRATION_SECONDS} seconds",
+            "requested expiration of {} seconds shortened to {maximum} seconds",
             requested.expiration_seconds
         ));
-        requested.expiration_seconds = MAX_EXPIRATION_SECONDS;
+        requested.expiration_seconds = maximum;
     }
     // The safe transition to bound tokens: a pod's automounted token (asking for the
     // marker lifetime, for the API server) lives a year, with a warn-after time.

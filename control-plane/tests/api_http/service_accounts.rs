@@ -8,7 +8,8 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::support::{Cluster, PODS, pod, start_cluster, text};
+use crate::support::{Cluster, PODS, pod, start_cluster, start_cluster_with, text};
+use wasmkube_control_plane::api::ApiOptions;
 
 const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 const ACCOUNTS: &str = "/api/v1/namespaces/default/serviceaccounts";
@@ -64,7 +65,11 @@ async fn eventually(cluster: &Cluster, path: &str, done: impl Fn(&Value) -> bool
 
 #[tokio::test]
 async fn a_token_request_answers_a_signed_token_with_defaults_and_the_asked_audience() {
-    let cluster = start_cluster().await;
+    let cluster = start_cluster_with(ApiOptions {
+        service_account_max_token_expiration_seconds: Some(48 * 3600),
+        ..ApiOptions::default()
+    })
+    .await;
     let builder = cluster.create(ACCOUNTS, &account("builder")).await;
 
     let before = jiff::Timestamp::now().as_second();

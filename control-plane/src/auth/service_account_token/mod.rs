@@ -36,9 +36,6 @@ pub const DEFAULT_EXPIRATION_SECONDS: i64 = 60 * 60;
 pub const MIN_EXPIRATION_SECONDS: i64 = 10 * 60;
 /// The longest lifetime validation accepts at all.
 pub const VALIDATION_MAX_EXPIRATION_SECONDS: i64 = 1 << 32;
-/// Longer requests are shortened to this, with a warning (kube-apiserver's
-/// `--service-account-max-token-expiration`, set here to 48 hours).
-pub const MAX_EXPIRATION_SECONDS: i64 = 48 * 60 * 60;
 /// The lifetime the ServiceAccount admission plugin asks for in the volumes it adds:
 /// an hour and seven seconds, which marks tokens whose lifetime the API server extends.
 pub const WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS: i64 = 60 * 60 + 7;
