@@ -50,6 +50,22 @@ fn identity(issued: wasmkube_pki::IssuedCertificate, authority: &ClusterAuthorit
     }
 }
 
+/// The addresses of the host's network interfaces.
+/// The addresses of the host's network interfaces (none if they cannot be read: then
+/// clients need a `--tls-san`).
+fn host_addresses() -> Vec<IpAddr> {
+    match sysinfo::Networks::new_with_refreshed_list() {
+        Ok(networks) => networks
+            .values()
+            .flat_map(|interface| interface.ip_networks().iter().map(|network| network.addr))
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot list the host's addresses for the API server's certificate");
+            Vec::new()
+        }
+    }
+}
+
 impl ServerSecurity {
     pub fn prepare(
         data_dir: &Path,
@@ -67,7 +83,11 @@ impl ServerSecurity {
             IpAddr::V6(Ipv6Addr::LOCALHOST),
             IpAddr::V4(crate::api::KUBERNETES_SERVICE_IP),
         ];
-        if !listen.ip().is_unspecified() && !addresses.contains(&listen.ip()) {
+        if listen.ip().is_unspecified() {
+            // Listening on every address: clients may come by any of the host's, as
+            // k3s's certificate names them all.
+            addresses.extend(host_addresses());
+        } else {
             addresses.push(listen.ip());
         }
         if let Some(host) = sysinfo::System::host_name()
@@ -84,6 +104,8 @@ impl ServerSecurity {
         }
         dns_names.sort();
         dns_names.dedup();
+        addresses.sort();
+        addresses.dedup();
         let serving = authority.issue(
             &Subject::new("kube-apiserver", &[]),
             Usage::Server,
