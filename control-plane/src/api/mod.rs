@@ -294,7 +294,7 @@ async fn route_resource(
         }
         ("POST", true, Some("binding")) => subresources::bind(state, headers, body, &target).await,
         ("POST", true, Some("token")) => {
-            token_request::create_token(state, headers, body, &target).await
+            token_request::create_token(state, headers, body, &target, user).await
         }
         ("POST", true, Some("eviction")) => {
             subresources::evict(state, headers, body, &target).await

@@ -17,6 +17,7 @@ use super::status::{ApiError, ApiResult, StatusCause};
 use super::target::ResourceTarget;
 use super::write::respond;
 use super::{ApiState, read_body};
+use crate::auth::UserInfo;
 use crate::auth::service_account_token::{
     DEFAULT_EXPIRATION_SECONDS, EXPIRATION_EXTENSION_SECONDS, KubernetesClaims,
     MIN_EXPIRATION_SECONDS, ObjectRef, TokenGrant, VALIDATION_MAX_EXPIRATION_SECONDS,
@@ -174,6 +175,22 @@ fn bound_object_not_found(plural: &str, name: &str) -> ApiError {
 
 /// Resolves `spec.boundObjectRef` into the claims naming the pod (and its node) or the
 /// secret, checking the uid the request gives, as `TokenREST.Create` does.
+/// NodeRestriction's rule for tokens: a node may ask only for tokens bound to a pod
+/// that runs on it, so that a node's credentials never yield a token that outlives its
+/// pods or works for another node's.
+fn admit_node_request(user: &UserInfo, claims: &KubernetesClaims) -> Result<(), &'static str> {
+    let Some(node) = user.node_name() else {
+        return Ok(());
+    };
+    if claims.pod.is_none() {
+        return Err("node requested token not bound to a pod");
+    }
+    match &claims.node {
+        Some(bound) if bound.name == node => Ok(()),
+        _ => Err("node requested token bound to a pod scheduled on a different node"),
+    }
+}
+
 fn bind(
     state: &ApiState,
     namespace: &str,
@@ -240,6 +257,7 @@ pub async fn create_token(
     headers: &HeaderMap,
     body: Body,
     target: &ResourceTarget,
+    user: &UserInfo,
 ) -> ApiResult<Response> {
     super::negotiate::response_form(headers)?;
     let request = decode_object_body(headers, &read_body(body).await?)?;
@@ -283,6 +301,8 @@ pub async fn create_token(
     if let Some(reference) = &requested.bound_object {
         bind(state, &namespace, &name, reference, &mut claims)?;
     }
+    admit_node_request(user, &claims)
+        .map_err(|why| ApiError::forbidden(target.resource, &name, why))?;
     let mut warnings = Vec::new();
     // kube-apiserver's `--service-account-max-token-expiration`: unset by default.
     if let Some(maximum) = state.options.service_account_max_token_expiration_seconds

@@ -400,3 +400,72 @@ async fn pods_get_the_api_access_volume_unless_they_or_their_account_opt_out() {
         MOUNT_PATH
     );
 }
+
+/// POSTs `body` to `path` as the node `node` (its client certificate), answering the
+/// status and the body.
+async fn post_as_node(cluster: &Cluster, node: &str, path: &str, body: &Value) -> (u16, Value) {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use wasmkube_pki::{Subject, Usage};
+    let identity = crate::tls::identity(
+        &cluster.plane,
+        &Subject::new(format!("system:node:{node}"), &["system:nodes"]),
+        Usage::Client,
+        &[],
+    );
+    let client = crate::tls::https_client_as::<Full<Bytes>>(&cluster.plane, Some(&identity));
+    let request = http::Request::post(cluster.uri(path))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a well-formed request");
+    let response = client.request(request).await.expect("an answer");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).expect("a JSON answer"),
+    )
+}
+
+#[tokio::test]
+async fn a_node_gets_tokens_only_bound_to_a_pod_that_runs_on_it() {
+    let cluster = start_cluster().await;
+    cluster.create(ACCOUNTS, &account("builder")).await;
+    let mut bound_pods = Vec::new();
+    for (name, node) in [("here", "n1"), ("there", "n2")] {
+        let mut object = pod(name);
+        object["spec"]["serviceAccountName"] = json!("builder");
+        object["spec"]["nodeName"] = json!(node);
+        let created = cluster.create(PODS, &object).await;
+        bound_pods.push(json!({
+            "kind": "Pod", "apiVersion": "v1", "name": name, "uid": text(&created, "/metadata/uid"),
+        }));
+    }
+    let path = token_path("builder");
+
+    let (status, answer) = post_as_node(&cluster, "n1", &path, &token_request(json!({}))).await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(
+        answer["message"],
+        "serviceaccounts \"builder\" is forbidden: node requested token not bound to a pod"
+    );
+    let there = token_request(json!({"boundObjectRef": bound_pods[1]}));
+    let (status, answer) = post_as_node(&cluster, "n1", &path, &there).await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(
+        answer["message"],
+        "serviceaccounts \"builder\" is forbidden: node requested token bound to a pod scheduled on a different node"
+    );
+    let here = token_request(json!({"boundObjectRef": bound_pods[0]}));
+    let (status, answer) = post_as_node(&cluster, "n1", &path, &here).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(
+        claims(&text(&answer, "/status/token"))["kubernetes.io"]["node"]["name"],
+        "n1"
+    );
+}
