@@ -8,31 +8,10 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use support::{Cluster, NodeProcess, ok};
+use support::{Cluster, NodeProcess, SPREAD_DEPLOYMENT, ok};
 use wasmkube_wasm_guests::{WasmTarget, guest};
 
 const GRACE_PERIOD_SECONDS: u64 = 10;
-
-const DEPLOYMENT: &str = r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: spread
-spec:
-  replicas: 4
-  selector:
-    matchLabels: {app: spread}
-  template:
-    metadata:
-      labels: {app: spread}
-    spec:
-      containers:
-      - name: app
-        image: testbox:1
-        args: [sleep-forever]
-        resources:
-          requests: {cpu: 100m}
-"#;
 
 /// A server whose node controller gives up on a silent node after the short grace period
 /// and evicts its pods at once.
@@ -140,7 +119,7 @@ fn three_processes_form_a_cluster_and_a_dead_nodes_pods_move_to_the_other() {
     let _first = start_node(&cluster, directory.path(), "first", 2);
     let mut second = start_node(&cluster, directory.path(), "second", 3);
     push_testbox(&cluster);
-    ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(DEPLOYMENT)));
+    ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(SPREAD_DEPLOYMENT)));
     let spread = wait_for_pods(
         &cluster,
         Duration::from_secs(90),
@@ -177,7 +156,7 @@ fn a_node_agent_killed_and_restarted_neither_loses_nor_duplicates_its_pods() {
     let cluster = start_server(directory.path());
     let mut node = start_node(&cluster, directory.path(), "only", 2);
     push_testbox(&cluster);
-    ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(DEPLOYMENT)));
+    ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(SPREAD_DEPLOYMENT)));
     let before = wait_for_pods(
         &cluster,
         Duration::from_secs(90),
@@ -211,7 +190,7 @@ fn a_server_killed_and_restarted_leaves_running_pods_alone() {
     let mut cluster = start_server(directory.path());
     let _node = start_node(&cluster, directory.path(), "only", 2);
     push_testbox(&cluster);
-    ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(DEPLOYMENT)));
+    ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(SPREAD_DEPLOYMENT)));
     let before = wait_for_pods(
         &cluster,
         Duration::from_secs(90),

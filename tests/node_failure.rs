@@ -7,31 +7,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Cluster, ok};
+use support::{Cluster, SPREAD_DEPLOYMENT, ok};
 use wasmkube_wasm_guests::{WasmTarget, guest};
 
 const GRACE_PERIOD_SECONDS: u64 = 10;
-
-const SPREAD_DEPLOYMENT: &str = r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: spread
-spec:
-  replicas: 4
-  selector:
-    matchLabels: {app: spread}
-  template:
-    metadata:
-      labels: {app: spread}
-    spec:
-      containers:
-      - name: app
-        image: testbox:1
-        args: [sleep-forever]
-        resources:
-          requests: {cpu: 100m}
-"#;
 
 /// `pod node` pairs of the Deployment's pods that are not being deleted.
 fn placements(cluster: &Cluster) -> Vec<(String, String)> {

@@ -41,16 +41,6 @@ pub struct ServerSecurity {
     pub admin_token: String,
 }
 
-fn identity(issued: wasmkube_pki::IssuedCertificate, authority: &ClusterAuthority) -> TlsIdentity {
-    TlsIdentity {
-        // The chain ends with the CA, so that a joining node can find the CA its token
-        // pins in what the server sends.
-        certificate_chain_pem: format!("{}{}", issued.certificate_pem, authority.certificate_pem()),
-        private_key_pem: issued.private_key_pem,
-    }
-}
-
-/// The addresses of the host's network interfaces.
 /// The addresses of the host's network interfaces (none if they cannot be read: then
 /// clients need a `--tls-san`).
 fn host_addresses() -> Vec<IpAddr> {
@@ -106,19 +96,19 @@ impl ServerSecurity {
         dns_names.dedup();
         addresses.sort();
         addresses.dedup();
-        let serving = authority.issue(
+        let serving = authority.issue_identity(
             &Subject::new("kube-apiserver", &[]),
             Usage::Server,
             &dns_names,
             &addresses,
         )?;
         let serving_tls = wasmkube_pki::tls::server_config(
-            &identity(serving, &authority),
+            &serving,
             authority.certificate_pem(),
             ClientCertificates::Optional,
             &[b"h2", b"http/1.1"],
         )?;
-        let node_client = authority.issue(
+        let node_client_identity = authority.issue_identity(
             &Subject::new(API_SERVER_KUBELET_CLIENT_USER, &[MASTERS_GROUP]),
             Usage::Client,
             &[],
@@ -127,7 +117,7 @@ impl ServerSecurity {
         let (static_tokens, admin_token) =
             StaticTokens::load_or_create(&data_dir.join("tokens.csv"))?;
         Ok(Self {
-            node_client_identity: identity(node_client, &authority),
+            node_client_identity,
             authority,
             serving_tls,
             static_tokens,
@@ -137,12 +127,11 @@ impl ServerSecurity {
 
     /// A new client certificate for the admin (group system:masters).
     pub fn admin_identity(&self) -> Result<TlsIdentity, PkiError> {
-        let issued = self.authority.issue(
+        self.authority.issue_identity(
             &Subject::new(ADMIN_USER, &[MASTERS_GROUP]),
             Usage::Client,
             &[],
             &[],
-        )?;
-        Ok(identity(issued, &self.authority))
+        )
     }
 }

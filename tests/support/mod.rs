@@ -11,6 +11,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// A Deployment of four sleeping testbox pods (image `testbox:1`) with CPU requests, so
+/// that the scheduler spreads them over the nodes: the tests that kill nodes use it.
+pub const SPREAD_DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: spread
+spec:
+  replicas: 4
+  selector:
+    matchLabels: {app: spread}
+  template:
+    metadata:
+      labels: {app: spread}
+    spec:
+      containers:
+      - name: app
+        image: testbox:1
+        args: [sleep-forever]
+        resources:
+          requests: {cpu: 100m}
+"#;
+
 pub struct Cluster {
     process: Child,
     pub data_dir: PathBuf,

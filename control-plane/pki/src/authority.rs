@@ -249,6 +249,22 @@ impl ClusterAuthority {
         })
     }
 
+    /// A new key pair and its certificate as a TLS identity whose chain ends with the CA,
+    /// so that a peer that has only a join token can find the CA the token pins.
+    pub fn issue_identity(
+        &self,
+        subject: &Subject,
+        usage: Usage,
+        dns_names: &[String],
+        addresses: &[IpAddr],
+    ) -> Result<TlsIdentity, PkiError> {
+        let issued = self.issue(subject, usage, dns_names, addresses)?;
+        Ok(TlsIdentity {
+            certificate_chain_pem: format!("{}{}", issued.certificate_pem, self.certificate_pem),
+            private_key_pem: issued.private_key_pem,
+        })
+    }
+
     /// A node's two identities, both `system:node:<name>` in group `system:nodes`: the
     /// client one (first) it presents when it dials (the pod network's tunnel), and the
     /// serving one (second) for its node endpoint and tunnel, naming the node and its
@@ -260,13 +276,10 @@ impl ClusterAuthority {
         addresses: &[IpAddr],
     ) -> Result<(TlsIdentity, TlsIdentity), PkiError> {
         let subject = Subject::new(format!("{NODE_USER_PREFIX}{node_name}"), &[NODES_GROUP]);
-        let identity = |issued: IssuedCertificate| TlsIdentity {
-            certificate_chain_pem: format!("{}{}", issued.certificate_pem, self.certificate_pem),
-            private_key_pem: issued.private_key_pem,
-        };
-        let client = self.issue(&subject, Usage::Client, &[], &[])?;
-        let serving = self.issue(&subject, Usage::Server, &[node_name.to_owned()], addresses)?;
-        Ok((identity(client), identity(serving)))
+        let client = self.issue_identity(&subject, Usage::Client, &[], &[])?;
+        let serving =
+            self.issue_identity(&subject, Usage::Server, &[node_name.to_owned()], addresses)?;
+        Ok((client, serving))
     }
 
     /// Signs a PEM certificate signing request (after checking its signature) for the

@@ -1,0 +1,228 @@
+//! Starting a pod's containers and following their ends: preparing each start (pull,
+//! compile, environment, mounts) when its back-off has passed, running the guest on the
+//! node's guest runtime, recording a failed start as the kubelet's Waiting reason, and
+//! a container's exit with the restart it leads to under the pod's restartPolicy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{ContainerExitMessage, PodWorker, go_duration};
+use crate::pod::container_record::{ContainerPhase, ContainerRecord};
+use crate::pod::launch::{LogTarget, PreparedContainer, StartFailure, prepare_container};
+use crate::pod::probes::ExecSandbox;
+use crate::pod::status::Restart;
+use crate::resource_usage::ContainerIdentity;
+
+impl PodWorker {
+    /// Starts the containers at `indices` whose back-off has passed (all at once: their
+    /// images are pulled and compiled concurrently).
+    pub(super) async fn start_due(
+        &mut self,
+        init: bool,
+        indices: Vec<usize>,
+        mut wake: Instant,
+    ) -> Instant {
+        let now = Instant::now();
+        let mut ready = Vec::new();
+        for index in indices {
+            let record = self.record_mut(init, index);
+            match record.not_before {
+                Some(not_before) if not_before > now => {
+                    if let ContainerPhase::Waiting { reason, message } = &record.phase
+                        && reason == "ErrImagePull"
+                    {
+                        let message = format!(
+                            "Back-off pulling image \"{}\": {}",
+                            record.image,
+                            message.clone().unwrap_or_default()
+                        );
+                        record.wait("ImagePullBackOff", Some(message));
+                    }
+                    wake = wake.min(not_before);
+                }
+                _ => ready.push(index),
+            }
+        }
+        let Some(volumes) = self.volumes.as_ref() else {
+            return wake;
+        };
+        let spec = self.pod.spec.clone().unwrap_or_default();
+        let containers = if init {
+            spec.init_containers.unwrap_or_default()
+        } else {
+            spec.containers
+        };
+        let preparations = ready.iter().map(|&index| {
+            let record = if init {
+                &self.init[index]
+            } else {
+                &self.app[index]
+            };
+            let log_target = LogTarget {
+                name: &record.name,
+                instance: record.restart_count + i32::from(record.ever_started),
+            };
+            prepare_container(
+                &self.context,
+                &self.pod,
+                &containers[index],
+                volumes,
+                log_target,
+                Arc::clone(&record.cpu_usage),
+            )
+        });
+        let prepared = futures::future::join_all(preparations).await;
+        for (index, result) in ready.into_iter().zip(prepared) {
+            match result {
+                Ok(mut prepared) => {
+                    prepared.launch.network = self.pod_network();
+                    self.spawn_guest(init, index, prepared);
+                }
+                Err(failure) => {
+                    let retry_at = self.start_failed(init, index, failure);
+                    // ErrImagePull turns into ImagePullBackOff shortly, as the kubelet shows it.
+                    wake = wake
+                        .min(retry_at)
+                        .min(Instant::now() + Duration::from_millis(500));
+                }
+            }
+        }
+        wake
+    }
+
+    pub(super) fn record_mut(&mut self, init: bool, index: usize) -> &mut ContainerRecord {
+        if init {
+            &mut self.init[index]
+        } else {
+            &mut self.app[index]
+        }
+    }
+
+    pub(super) fn spawn_guest(&mut self, init: bool, index: usize, prepared: PreparedContainer) {
+        let run = self.next_run;
+        self.next_run += 1;
+        let guests = Arc::clone(&self.context.guests);
+        let exits = self.exits_sender.clone();
+        let identity = ContainerIdentity {
+            namespace: self.namespace().to_owned(),
+            pod: self.name().to_owned(),
+            container: self.record_mut(init, index).name.clone(),
+        };
+        // The run is reported from now until its task ends, whether the guest exited or
+        // the task was stopped.
+        let registration = self.context.resource_usage.register(
+            identity,
+            Arc::clone(&prepared.launch.cpu_usage),
+            Arc::clone(&prepared.launch.memory_usage),
+        );
+        // Exec probes run the container's image again in its sandbox.
+        let probe_sandbox = (!init).then(|| {
+            ExecSandbox::for_launch(
+                Arc::clone(&self.context.guests),
+                self.context.guest_executor.clone(),
+                Arc::clone(&prepared.compiled),
+                &prepared.launch,
+            )
+        });
+        let task = self.context.guest_executor.spawn(async move {
+            let _registration = registration;
+            let exit = guests.run(&prepared.compiled, prepared.launch).await;
+            // The worker may be gone (the pod was deleted); then nobody needs the exit.
+            let _ = exits.send(ContainerExitMessage {
+                init,
+                index,
+                run,
+                exit,
+            });
+        });
+        self.runs
+            .retain(|(is_init, at, _)| !(*is_init == init && *at == index));
+        self.runs.push((init, index, run));
+        let record = self.record_mut(init, index);
+        record.image_id = Some(prepared.image_id);
+        record.started(task.abort_handle());
+        if let Some(sandbox) = probe_sandbox {
+            self.start_probes(index, run, sandbox);
+        }
+    }
+
+    pub(super) fn start_failed(
+        &mut self,
+        init: bool,
+        index: usize,
+        failure: StartFailure,
+    ) -> Instant {
+        let record = self.record_mut(init, index);
+        let (reason, message, delay) = match failure {
+            StartFailure::Image { reason, message } => {
+                (reason, message, record.pull_backoff.next_delay())
+            }
+            StartFailure::Config(message) => (
+                "CreateContainerConfigError",
+                message,
+                record.pull_backoff.next_delay(),
+            ),
+            StartFailure::Create(message) => (
+                "CreateContainerError",
+                message,
+                record.pull_backoff.next_delay(),
+            ),
+        };
+        tracing::info!(container = %record.name, reason, %message, "container cannot start");
+        record.wait(reason, Some(message));
+        let retry_at = Instant::now() + delay;
+        record.not_before = Some(retry_at);
+        retry_at
+    }
+
+    /// Whether an exit is from the container's current run (not one stopped before).
+    pub(super) fn is_current_run(&self, message: &ContainerExitMessage) -> bool {
+        self.is_current(message.init, message.index, message.run)
+    }
+
+    pub(super) fn is_current(&self, init: bool, index: usize, run: u64) -> bool {
+        self.runs.contains(&(init, index, run))
+    }
+
+    pub(super) fn container_exited(&mut self, message: ContainerExitMessage) {
+        if !self.is_current_run(&message) {
+            return;
+        }
+        let uid = self.uid.clone();
+        let restart = self.restart;
+        let record = self.record_mut(message.init, message.index);
+        let exit_code = message.exit.exit_code;
+        record.exited(message.exit, &uid);
+        let restarts = if message.init {
+            exit_code != 0 && restart != Restart::Never
+        } else {
+            restart.restarts(exit_code)
+        };
+        if restarts {
+            self.back_off_restart(message.init, message.index);
+        }
+    }
+
+    /// Holds back the restart of a container that ended for its restart back-off (none
+    /// the first time), showing `CrashLoopBackOff` meanwhile.
+    pub(super) fn back_off_restart(&mut self, init: bool, index: usize) {
+        let pod_key = format!("{}_{}({})", self.name(), self.namespace(), self.uid);
+        let record = self.record_mut(init, index);
+        let delay = record.restart_backoff.next_delay();
+        if delay.is_zero() {
+            return;
+        }
+        if let ContainerPhase::Terminated(terminated) = &record.phase {
+            record.last_terminated = Some(terminated.clone());
+        }
+        let message = format!(
+            "back-off {} restarting failed container={} pod={pod_key}",
+            go_duration(delay),
+            record.name
+        );
+        record.wait("CrashLoopBackOff", Some(message));
+        record.not_before = Some(Instant::now() + delay);
+    }
+}
