@@ -8,8 +8,9 @@
 //! JSON client would have sent, so everything after decoding (admission, validation,
 //! storage) stays JSON-only. The layouts of the kinds kubectl's typed `create` verbs send
 //! (from a Namespace or a Secret up to a Deployment, Job, CronJob or Service with its
-//! whole pod template) are in `schema`; other kinds are refused with an error that says
-//! to send JSON instead.
+//! whole pod template), and `kubectl autoscale`'s HorizontalPodAutoscaler in both
+//! `autoscaling/v2` and `autoscaling/v1`, are in `schema`; other kinds are refused with
+//! an error that says to send JSON instead.
 //!
 //! kubectl 1.27 also insists on fetching the OpenAPI v2 document as protobuf (gnostic's
 //! `openapi.v2.Document`); [`openapi_v2`] encodes the subset of it this server publishes.

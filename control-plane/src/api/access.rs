@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiState;
 use super::status::ApiError;
+use crate::auth::impersonation::{ImpersonationError, impersonated_user};
 use crate::auth::request_info::{query_value, request_info};
 use crate::auth::user::MASTERS_GROUP;
 use crate::auth::{Attributes, Authentication, Authorizer, Decision, RequestScope, UserInfo};
@@ -59,6 +60,46 @@ pub async fn authenticate(
         request.extensions_mut().insert(user);
     }
     next.run(request).await
+}
+
+/// Makes the request act as the user its `Impersonate-*` headers name, once the real
+/// requester may impersonate each part of it (crate::auth::impersonation); the headers
+/// are then removed, as Kubernetes removes them. Runs after authentication and the audit
+/// log's start, before authorization, which then decides for the impersonated user.
+pub async fn impersonate(
+    State(state): State<Arc<ApiState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(requester) = request.extensions().get::<UserInfo>() else {
+        return next.run(request).await;
+    };
+    match impersonated_user(request.headers(), requester, &state.authorizer) {
+        Ok(None) => next.run(request).await,
+        Ok(Some(user)) => {
+            let headers = request.headers_mut();
+            let impersonation_headers: Vec<http::HeaderName> = headers
+                .keys()
+                .filter(|name| name.as_str().starts_with("impersonate-"))
+                .cloned()
+                .collect();
+            for name in impersonation_headers {
+                headers.remove(name);
+            }
+            request.extensions_mut().insert(user.clone());
+            let mut response = next.run(request).await;
+            response
+                .extensions_mut()
+                .insert(crate::audit::ImpersonatedUser(user));
+            response
+        }
+        Err(ImpersonationError::Forbidden { attributes, reason }) => {
+            forbidden(&attributes, &reason).into_response()
+        }
+        Err(error @ ImpersonationError::WithoutUser(_)) => {
+            ApiError::internal(format!("Internal error occurred: {error}")).into_response()
+        }
+    }
 }
 
 /// Answers 403 unless the authorizer chain allows the request.

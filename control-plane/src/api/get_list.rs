@@ -17,7 +17,7 @@ use super::selectors::{FieldSelector, LabelSelector, Selectors};
 use super::status::{ApiError, ApiResult};
 use super::table::{partial_object_metadata, table};
 use super::target::ResourceTarget;
-use crate::resources::ResourceType;
+use crate::resources::{ResourceType, to_served};
 use crate::store::{ListRequest, ObjectKey, StoreError, StoredObject, key_prefix};
 
 /// How long a list or watch waits for the store to reach a resourceVersion the client
@@ -67,8 +67,12 @@ pub fn get(
             json!({"resourceVersion": stored.revision.to_string()}),
             true,
         ),
-        ResponseForm::PartialObjectMetadata => partial_object_metadata(&stored.object),
-        ResponseForm::Json | ResponseForm::Yaml => (*stored.object).clone(),
+        ResponseForm::PartialObjectMetadata => {
+            partial_object_metadata(&to_served(target.resource, &stored.object))
+        }
+        ResponseForm::Json | ResponseForm::Yaml => {
+            (*to_served(target.resource, &stored.object)).clone()
+        }
     };
     Ok(encode(form, StatusCode::OK, &body))
 }
@@ -241,6 +245,12 @@ pub async fn list(
     if let Some(count) = listed.remaining_item_count {
         metadata["remainingItemCount"] = json!(count);
     }
+    // Shared, not copied, unless the requested version is served by conversion.
+    let served_items: Vec<Arc<Value>> = listed
+        .items
+        .iter()
+        .map(|item| to_served(resource, item))
+        .collect();
     let body = match form {
         ResponseForm::Table => {
             let objects: Vec<&Value> = listed.items.iter().map(|item| item.as_ref()).collect();
@@ -256,13 +266,13 @@ pub async fn list(
             "kind": "PartialObjectMetadataList",
             "apiVersion": "meta.k8s.io/v1",
             "metadata": metadata,
-            "items": listed.items.iter().map(|item| partial_object_metadata(item)).collect::<Vec<_>>(),
+            "items": served_items.iter().map(|item| partial_object_metadata(item)).collect::<Vec<_>>(),
         }),
         ResponseForm::Json | ResponseForm::Yaml => json!({
             "kind": resource.list_kind(),
             "apiVersion": resource.api_version(),
             "metadata": metadata,
-            "items": listed.items.iter().map(|item| item.as_ref()).collect::<Vec<_>>(),
+            "items": served_items.iter().map(|item| item.as_ref()).collect::<Vec<_>>(),
         }),
     };
     Ok(encode(form, StatusCode::OK, &body))

@@ -173,7 +173,7 @@ pub fn status_of_new_limits(
 ) -> ApiResult<Value> {
     let resources: Vec<String> = ALL_RESOURCES
         .iter()
-        .filter(|resource| counted(resource))
+        .filter(|resource| counted(resource) && resource.is_storage_version())
         .map(ResourceType::storage_name)
         .collect();
     let recounted = recount(

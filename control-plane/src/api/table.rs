@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::ResourceType;
+use crate::resources::{ResourceType, converted_for};
 
 fn row(
     resource: &ResourceType,
@@ -14,8 +14,15 @@ fn row(
     let mut row = json!({"cells": wasmkube_printers::row_cells(resource.kind, object, now)});
     match include_object {
         Some("None") => {}
-        Some("Object") => row["object"] = object.clone(),
-        _ => row["object"] = partial_object_metadata(object),
+        // Cells come from the stored object, which the printers read; the object a row
+        // carries is the requested version's.
+        Some("Object") => {
+            row["object"] = converted_for(resource, object).unwrap_or_else(|| object.clone())
+        }
+        _ => match converted_for(resource, object) {
+            Some(served) => row["object"] = partial_object_metadata(&served),
+            None => row["object"] = partial_object_metadata(object),
+        },
     }
     row
 }

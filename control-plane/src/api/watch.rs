@@ -21,7 +21,7 @@ use super::selectors::Selectors;
 use super::status::{ApiError, ApiResult};
 use super::table::{partial_object_metadata, table};
 use super::target::ResourceTarget;
-use crate::resources::ResourceType;
+use crate::resources::{ResourceType, converted_for};
 use crate::store::{Event, EventType, StoreError, WatchStream, key_prefix};
 
 struct WatchSession {
@@ -46,6 +46,16 @@ fn line(event_type: &str, object: &Value) -> Bytes {
 
 impl WatchSession {
     fn render(&mut self, event_type: &str, object: &Value, object_json: Option<&Bytes>) -> Bytes {
+        // A version served by conversion cannot reuse the stored encoding. Tables convert
+        // their rows' objects themselves, since their cells are printed from the stored one.
+        let served = match self.form {
+            ResponseForm::Table => None,
+            _ => converted_for(self.resource, object),
+        };
+        let (object, object_json) = match &served {
+            Some(served) => (served, None),
+            None => (object, object_json),
+        };
         match self.form {
             ResponseForm::Table => {
                 let revision = object

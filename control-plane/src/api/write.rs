@@ -23,7 +23,7 @@ use super::target::ResourceTarget;
 use super::{ApiState, read_body};
 use crate::auth::UserInfo;
 use crate::auth::rbac::EscalationCheck;
-use crate::resources::ResourceType;
+use crate::resources::{ResourceType, to_served, to_storage};
 use crate::store::{StoreError, StoredObject, WriteRequest};
 
 /// How often a patch or an unconditional update is retried when another writer changed
@@ -44,7 +44,10 @@ pub fn decode_with_type(
             version = resource.version
         ))
     };
-    let decoded = (resource.codec)(object).map_err(|error| cannot_handle(error.0))?;
+    let mut decoded = (resource.codec)(object).map_err(|error| cannot_handle(error.0))?;
+    // Everything after decoding (admission, storage) sees the storage version.
+    decoded.object =
+        to_storage(resource, decoded.object).map_err(|error| cannot_handle(error.to_string()))?;
     let unknown: Vec<String> = decoded
         .unknown_fields
         .iter()
@@ -111,7 +114,8 @@ pub async fn create(
     escalation_check(state, user).admit(resource, namespace_of(target), "", &object, None)?;
     let admission = admit(state, resource, &mut object, None).await?;
     if query.dry_run {
-        return respond(headers, StatusCode::CREATED, &object, &warnings);
+        let served = to_served(resource, &Arc::new(object));
+        return respond(headers, StatusCode::CREATED, &served, &warnings);
     }
     let name = name_of(&object).to_owned();
     let key = crate::store::ObjectKey::new(
@@ -125,7 +129,8 @@ pub async fn create(
         .await
         .map_err(|error| ApiError::from_store(error, resource, &name))?;
     admission.written(state).await;
-    let mut response = respond(headers, StatusCode::CREATED, &stored.object, &warnings)?;
+    let served = to_served(resource, &stored.object);
+    let mut response = respond(headers, StatusCode::CREATED, &served, &warnings)?;
     response
         .extensions_mut()
         .insert(crate::audit::CreatedObjectName(name));
@@ -288,7 +293,8 @@ pub async fn update(
         )
         .await?
         {
-            return respond(headers, StatusCode::OK, &stored.object, &warnings);
+            let served = to_served(resource, &stored.object);
+            return respond(headers, StatusCode::OK, &served, &warnings);
         }
     }
     Err(ApiError::stale(
@@ -332,7 +338,8 @@ pub async fn patch(
     let patch = decode_json(&read_body(body).await?)?;
     for _ in 0..OPTIMISTIC_RETRIES {
         let old = read_object(state, target)?;
-        let mut patched = apply_patch(resource, patch_type, &old.object, &patch)?;
+        let original = to_served(resource, &old.object);
+        let mut patched = apply_patch(resource, patch_type, &original, &patch)?;
         if !patched.is_object() {
             return Err(ApiError::bad_request(
                 "the patch did not result in an object",
@@ -348,7 +355,8 @@ pub async fn patch(
         if let Ok(stored) =
             write_update(state, target, patched, &old, precondition, query, user).await?
         {
-            return respond(headers, StatusCode::OK, &stored.object, &warnings);
+            let served = to_served(resource, &stored.object);
+            return respond(headers, StatusCode::OK, &served, &warnings);
         }
     }
     Err(ApiError::stale(

@@ -39,6 +39,8 @@ pub struct Event {
     pub request_uri: String,
     pub verb: String,
     pub user: AuditUser,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonated_user: Option<AuditUser>,
     #[serde(rename = "sourceIPs", default, skip_serializing_if = "Vec::is_empty")]
     pub source_ips: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -154,6 +156,7 @@ impl Event {
             request_uri,
             verb: info.verb,
             user,
+            impersonated_user: None,
             source_ips: source_ips(request.headers(), remote_address(request)),
             user_agent: user_agent(request.headers()),
             object_ref,

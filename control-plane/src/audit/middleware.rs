@@ -58,6 +58,9 @@ pub async fn audit_mutations(
         {
             object.name = name.clone();
         }
+        if let Some(super::ImpersonatedUser(user)) = response.extensions().get() {
+            event.impersonated_user = Some(user.into());
+        }
         log.record(event.with_response(response.status(), jiff::Timestamp::now()));
     }
     response

@@ -28,6 +28,12 @@ pub use event::{AuditUser, Event, ObjectReference, ResponseStatus};
 /// as kube-apiserver fills `objectRef.name` from the request body.
 #[derive(Clone, Debug)]
 pub struct CreatedObjectName(pub String);
+
+/// The user a request acted as through impersonation: the impersonation middleware puts
+/// it into the response's extensions, and the audit event records it as
+/// `impersonatedUser` beside the real requester.
+#[derive(Clone, Debug)]
+pub struct ImpersonatedUser(pub crate::auth::UserInfo);
 pub use middleware::{AUDIT_ID_HEADER, audit_mutations};
 pub use rotation::DEFAULT_MAX_SIZE_BYTES;
 pub use writer::{DROPPED_EVENTS_API_VERSION, DROPPED_EVENTS_KIND};

@@ -5,6 +5,7 @@
 pub mod attributes;
 pub mod authenticate;
 pub mod chain;
+pub mod impersonation;
 pub mod node_authorizer;
 pub mod rbac;
 pub mod request_info;

@@ -28,7 +28,7 @@ pub struct Context {
 fn namespaced_resources() -> impl Iterator<Item = ApiResource> {
     ALL_RESOURCES
         .iter()
-        .filter(|resource| resource.namespaced)
+        .filter(|resource| resource.namespaced && resource.is_storage_version())
         .map(|resource| {
             ApiResource::from_gvk_with_plural(
                 &GroupVersionKind::gvk(resource.group, resource.version, resource.kind),

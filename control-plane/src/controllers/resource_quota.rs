@@ -42,7 +42,9 @@ pub struct Context {
 fn counted_resources() -> impl Iterator<Item = (String, ApiResource)> {
     ALL_RESOURCES
         .iter()
-        .filter(|resource| resource.namespaced && resource.kind != "Event")
+        .filter(|resource| {
+            resource.namespaced && resource.kind != "Event" && resource.is_storage_version()
+        })
         .map(|resource| {
             (
                 resource.storage_name(),

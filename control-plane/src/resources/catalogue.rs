@@ -2,9 +2,9 @@
 
 use k8s_openapi::api::{
     apps::v1 as apps, authentication::v1 as authentication, authorization::v1 as authorization,
-    autoscaling::v2 as autoscaling, batch::v1 as batch, certificates::v1 as certificates,
-    coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
-    rbac::v1 as rbac, scheduling::v1 as scheduling,
+    autoscaling::v1 as autoscaling_v1, autoscaling::v2 as autoscaling, batch::v1 as batch,
+    certificates::v1 as certificates, coordination::v1 as coordination, core::v1 as core,
+    discovery::v1 as discovery, rbac::v1 as rbac, scheduling::v1 as scheduling,
 };
 
 use super::ResourceType;
@@ -54,7 +54,7 @@ macro_rules! review {
 
 pub static ALL_RESOURCES: &[ResourceType] = &[
     resource!("", "v1", "Namespace", "namespaces", false, core::Namespace, short: &["ns"], categories: NONE, sub: &["status", "finalize"], generation: false),
-    resource!("", "v1", "Pod", "pods", true, core::Pod, short: &["po"], categories: ALL, sub: &["status", "binding", "log", "eviction", "portforward"], generation: false),
+    resource!("", "v1", "Pod", "pods", true, core::Pod, short: &["po"], categories: ALL, sub: &["status", "binding", "log", "eviction", "portforward", "attach"], generation: false),
     resource!("", "v1", "Node", "nodes", false, core::Node, short: &["no"], categories: NONE, sub: STATUS, generation: false),
     resource!("", "v1", "Service", "services", true, core::Service, short: &["svc"], categories: ALL, sub: STATUS, generation: false),
     resource!("", "v1", "Endpoints", "endpoints", true, core::Endpoints, short: &["ep"], categories: NONE, sub: NONE, generation: false),
@@ -75,6 +75,8 @@ pub static ALL_RESOURCES: &[ResourceType] = &[
     resource!("batch", "v1", "Job", "jobs", true, batch::Job, short: NONE, categories: ALL, sub: STATUS, generation: true),
     resource!("batch", "v1", "CronJob", "cronjobs", true, batch::CronJob, short: &["cj"], categories: ALL, sub: STATUS, generation: true),
     resource!("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true, autoscaling::HorizontalPodAutoscaler, short: &["hpa"], categories: ALL, sub: STATUS, generation: true),
+    // Stored as autoscaling/v2 and converted (resources::conversion).
+    resource!("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", true, autoscaling_v1::HorizontalPodAutoscaler, short: &["hpa"], categories: ALL, sub: STATUS, generation: true),
     resource!("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", false, certificates::CertificateSigningRequest, short: &["csr"], categories: NONE, sub: &["status", "approval"], generation: false),
     resource!("coordination.k8s.io", "v1", "Lease", "leases", true, coordination::Lease, short: NONE, categories: NONE, sub: NONE, generation: false),
     resource!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true, discovery::EndpointSlice, short: NONE, categories: NONE, sub: NONE, generation: true),

@@ -3,9 +3,11 @@
 
 mod catalogue;
 mod codec;
+mod conversion;
 
 pub use catalogue::{ALL_RESOURCES, find_by_kind, find_by_plural, group_versions};
 pub use codec::{DecodeError, decode_typed};
+pub use conversion::{ConversionError, converted_for, to_served, to_storage};
 
 /// One served resource, described as discovery shows it.
 #[derive(Debug)]

@@ -2,11 +2,14 @@
 //! with its own data directory and checks that requests get what a Kubernetes API server
 //! answers, errors included.
 
+mod autoscaling_versions;
 mod deletion_propagation;
 mod errors;
 mod http2;
 mod images;
+mod impersonation;
 mod invalid;
+mod kubectl_cli;
 mod lifecycle;
 mod lists;
 mod pod_log;

@@ -7,6 +7,7 @@
 //! by the area of the API they describe, one file each.
 
 mod access_review;
+mod autoscaling;
 mod container;
 mod core;
 mod meta;
@@ -102,6 +103,8 @@ pub fn message_for(api_version: &str, kind: &str) -> Option<&'static MessageSche
         ("apps/v1", "Deployment") => &workloads::DEPLOYMENT,
         ("batch/v1", "Job") => &workloads::JOB,
         ("batch/v1", "CronJob") => &workloads::CRON_JOB,
+        ("autoscaling/v2", "HorizontalPodAutoscaler") => &autoscaling::HORIZONTAL_POD_AUTOSCALER,
+        ("autoscaling/v1", "HorizontalPodAutoscaler") => &autoscaling::HORIZONTAL_POD_AUTOSCALER_V1,
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
             &access_review::SELF_SUBJECT_ACCESS_REVIEW
         }

@@ -306,7 +306,11 @@ pub async fn delete(
             } else {
                 StatusCode::OK
             };
-            Ok(encode(form, code, &stored.object))
+            Ok(encode(
+                form,
+                code,
+                &crate::resources::to_served(target.resource, &stored.object),
+            ))
         }
     }
 }
@@ -337,7 +341,7 @@ pub async fn delete_collection(
         let key = ObjectKey::new(&resource.storage_name(), namespace, name);
         match delete_one(state, resource, key, &options).await {
             Ok(Deleted::Removed(stored) | Deleted::Pending(stored)) => {
-                items.push((*stored.object).clone())
+                items.push((*crate::resources::to_served(resource, &stored.object)).clone())
             }
             // Deleted by someone else meanwhile: that is what was asked.
             Err(error) if error.code == StatusCode::NOT_FOUND => {}
