@@ -3,6 +3,7 @@
 //!
 //! Only the API server opens the store. Everything else goes through the API.
 
+pub mod backup;
 mod event_codec;
 mod event_ring;
 mod redb_store;
@@ -173,6 +174,9 @@ pub trait Storage: Send + Sync + 'static {
     fn compacted_revision(&self) -> u64;
     /// Forgets history up to and including `revision`.
     fn compact(&self, revision: u64) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Hands the revision, then every object as of it, to `sink` (a backup); returns the
+    /// revision.
+    fn export(&self, sink: &mut dyn backup::SnapshotSink) -> Result<u64, backup::BackupError>;
 }
 
 pub type SharedStorage = Arc<dyn Storage>;

@@ -272,4 +272,11 @@ impl Storage for RedbStore {
         }
         .boxed()
     }
+
+    fn export(
+        &self,
+        sink: &mut dyn super::backup::SnapshotSink,
+    ) -> Result<u64, super::backup::BackupError> {
+        super::backup::export_database(&self.database, sink)
+    }
 }
