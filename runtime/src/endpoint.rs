@@ -29,6 +29,7 @@ use wasmkube_container_logs::LogRoot;
 use wasmkube_pki::Subject;
 use wasmkube_pki::listener::TlsListener;
 
+use crate::attach::ContainerStdins;
 use crate::port_forward::PortForwardConnector;
 use crate::resource_usage::ResourceUsageRegistry;
 
@@ -45,9 +46,11 @@ pub fn serve(
     logs: LogRoot,
     resource_usage: ResourceUsageRegistry,
     port_forward_connector: Option<Arc<dyn PortForwardConnector>>,
+    stdins: ContainerStdins,
 ) -> tokio::task::JoinHandle<()> {
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::attach::routes(logs.clone(), stdins))
         .merge(wasmkube_container_logs::routes(logs))
         .merge(crate::resource_usage::routes(resource_usage))
         .merge(crate::port_forward::routes(port_forward_connector))

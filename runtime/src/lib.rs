@@ -2,6 +2,7 @@
 //! and runs the pods bound to it as WASI programs in wasmtime, with their volumes,
 //! logs and limits.
 
+pub mod attach;
 mod container;
 mod endpoint;
 pub mod guest;

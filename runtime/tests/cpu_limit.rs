@@ -46,6 +46,7 @@ async fn a_guest_limited_to_500m_gets_half_a_core_and_an_unlimited_one_a_whole_c
             memory_usage: Arc::default(),
             network: None,
             http_port: None,
+            stdin: None,
         };
         let runtime = Arc::clone(&runtime);
         let compiled = Arc::clone(&compiled);

@@ -19,6 +19,7 @@ mod manifests;
 mod options;
 mod output;
 mod resolve;
+mod run;
 mod tab_writer;
 mod table;
 #[cfg(test)]
@@ -35,6 +36,7 @@ pub use error::ClientError;
 pub use get::GetArgs;
 pub use logs::LogsArgs;
 pub use options::{Connection, GlobalOptions, connect};
+pub use run::RunArgs;
 
 /// The client verbs, shaped like kubectl's.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -51,6 +53,9 @@ pub enum ClientCommand {
     Create(CreateArgs),
     /// Print the logs for a container in a pod.
     Logs(LogsArgs),
+    /// Create and run a particular image in a pod; with -i, stream its output and exit
+    /// with its exit code.
+    Run(RunArgs),
 }
 
 /// Runs one verb, writing to `out`/`err`; returns the process exit code.
@@ -94,6 +99,7 @@ async fn run_verb(
         }
         ClientCommand::Create(args) => create::run_create(&connection, args, out).await,
         ClientCommand::Logs(args) => logs::run_logs(&connection, args, out, err).await,
+        ClientCommand::Run(args) => run::run_run(&connection, args, out, err).await,
     }
 }
 

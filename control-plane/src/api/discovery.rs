@@ -50,6 +50,7 @@ fn subresource_entry(resource: &ResourceType, subresource: &str) -> Value {
             "eviction" => ("Eviction", &["create"], Some("policy"), Some("v1")),
             "log" => ("Pod", &["get"], None, None),
             "portforward" => ("PodPortForwardOptions", &["create", "get"], None, None),
+            "attach" => ("PodAttachOptions", &["create", "get"], None, None),
             "finalize" => ("Namespace", &["update"], None, None),
             "token" => (
                 "TokenRequest",

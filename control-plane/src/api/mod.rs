@@ -5,6 +5,7 @@ mod access;
 mod access_review;
 mod admission;
 mod allocation;
+mod attach;
 mod delete;
 mod discovery;
 mod get_list;
@@ -18,6 +19,7 @@ mod port_forward;
 mod query;
 mod quota;
 mod selectors;
+mod snapshot;
 mod status;
 mod subresources;
 mod table;
@@ -160,7 +162,8 @@ impl ApiState {
 
 pub fn router(state: Arc<ApiState>) -> Router {
     // Layers run from the last added: authentication, then the audit log (which needs the
-    // user, and records refusals too), then authorization, then the request itself.
+    // user, and records refusals too), then impersonation, then authorization, then the
+    // request itself.
     let authorized = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::healthz))
@@ -174,12 +177,17 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/openapi/v3/{*group_version}",
             get(openapi::v3_group_version),
         )
+        .route(snapshot::SNAPSHOT_PATH, get(snapshot::get_snapshot))
         .merge(crate::images::routes())
         .merge(crate::metrics_server::routes())
         .fallback(dispatch)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             access::authorize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            access::impersonate,
         ));
     let audited = match &state.audit_log {
         Some(log) => authorized.layer(axum::middleware::from_fn_with_state(
@@ -242,6 +250,9 @@ async fn route(state: &Arc<ApiState>, request: Request, query: Query) -> ApiResu
     // Port forwarding switches protocols, which needs the request whole.
     if target.subresource.as_deref() == Some("portforward") {
         return port_forward::port_forward(state, request, &target).await;
+    }
+    if target.subresource.as_deref() == Some("attach") {
+        return attach::attach(state, request, &target).await;
     }
     let (parts, body) = request.into_parts();
     // The authentication layer put the user there; a request without one never gets here.

@@ -19,11 +19,13 @@ use arguments::AppletError;
 type Applet = fn(&[String]) -> Result<ExitCode, AppletError>;
 
 /// Every applet by name, in the order the usage lists them.
-const APPLETS: [(&str, Applet); 25] = [
+const APPLETS: [(&str, Applet); 27] = [
     ("echo", process::echo),
     ("env", process::env),
     ("pwd", process::pwd),
     ("exit", process::exit),
+    ("exit-with-code", process::exit_with_code),
+    ("copy-stdin", process::copy_stdin),
     ("sleep", process::sleep),
     ("sleep-forever", process::sleep_forever),
     ("write", files::write),
@@ -92,6 +94,8 @@ applets:
   env                             print the environment as sorted K=V lines
   pwd                             print the current directory
   exit N                          exit with code N
+  exit-with-code N                exit with code N (0-255) through wasi:cli/exit-with-code
+  copy-stdin                      copy standard input to standard output until its end
   sleep SECONDS                   sleep (fractions allowed), then exit 0
   sleep-forever                   sleep until stopped
   write PATH TEXT                 create or truncate PATH with TEXT

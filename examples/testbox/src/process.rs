@@ -1,6 +1,7 @@
 //! Applets about the process itself: its arguments, environment, directory, exit code
 //! and lifetime.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
@@ -48,6 +49,28 @@ pub fn exit(arguments: &[String]) -> Result<ExitCode, AppletError> {
         .parse()
         .map_err(|_| AppletError::Usage(format!("{code:?} is not an exit code")))?;
     std::process::exit(code)
+}
+
+/// `exit-with-code N`: ends at once with exit code N, which a wasm32-wasip2 build can
+/// report only through `wasi:cli/exit-with-code`.
+pub fn exit_with_code(arguments: &[String]) -> Result<ExitCode, AppletError> {
+    let [code] = exactly("exit-with-code N", arguments)?;
+    let code: u8 = code
+        .parse()
+        .map_err(|_| AppletError::Usage(format!("{code:?} is not an exit code from 0 to 255")))?;
+    wasip2::cli::exit::exit_with_code(code);
+    Ok(ExitCode::from(code))
+}
+
+/// `copy-stdin`: copies standard input to standard output until its end, so that a test
+/// sees what reached the container's stdin (`kubectl attach`, `kubectl run -i`).
+pub fn copy_stdin(arguments: &[String]) -> Result<ExitCode, AppletError> {
+    exactly::<0>("copy-stdin", arguments)?;
+    let mut stdout = std::io::stdout().lock();
+    std::io::copy(&mut std::io::stdin().lock(), &mut stdout)
+        .and_then(|_| stdout.flush())
+        .map_err(|error| AppletError::Failed(format!("cannot copy stdin: {error}")))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `sleep SECONDS`: waits, then exits successfully.

@@ -14,8 +14,9 @@ use wasmtime_wasi_io::IoView;
 
 use super::http::PodHttpHooks;
 use super::{CompiledGuest, FuelMetering, GuestError, GuestLogOutput, GuestOutput, GuestRuntime};
+use crate::attach::GuestStdin;
 use crate::limits::cpu::{self, CpuQuota, CpuUsage, FUEL_PER_SLICE};
-use crate::limits::memory::{MemoryLimiter, MemoryUsage};
+use crate::limits::memory::{MemoryLimiter, MemoryUsage, stop_when_oom_killed};
 use crate::network::PodNetwork;
 use crate::network::wasi::{PodSocketsState, PodSocketsView};
 
@@ -45,6 +46,9 @@ pub struct GuestLaunch {
     /// [`super::container_http_port`]); None for a run that serves nothing (an exec
     /// probe), where an HTTP component fails to start.
     pub http_port: Option<u16>,
+    /// The stdin pipe of a container with `stdin: true` (`crate::attach`); without one,
+    /// stdin is at its end.
+    pub stdin: Option<Arc<GuestStdin>>,
 }
 
 /// How a guest ended, in the terms of a container's `Terminated` state.
@@ -155,6 +159,9 @@ pub(super) fn wasi_builder(launch: &GuestLaunch) -> Result<WasiCtxBuilder, Guest
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
+    if let Some(stdin) = launch.stdin.as_ref().and_then(|stdin| stdin.take_reader()) {
+        builder.stdin(wasmtime_wasi::cli::AsyncStdinStream::new(stdin));
+    }
     for mount in &launch.mounts {
         let permissions = if mount.read_only {
             FsPerms::ReadOnly
@@ -190,10 +197,10 @@ impl GuestRuntime {
                     Err(error) => return GuestExit::start_error(&error),
                 };
                 let outcome = cpu::metered(
-                    async {
+                    stop_when_oom_killed(&launch.memory_usage, async {
                         let command = command.instantiate_async(&mut store).await?;
                         command.wasi_cli_run().call_run(&mut store).await
-                    },
+                    }),
                     launch.cpu_quota,
                     Arc::clone(&launch.cpu_usage),
                 )
@@ -211,6 +218,7 @@ impl GuestRuntime {
                     memory: MemoryLimiter::new(
                         launch.memory_limit_bytes,
                         Arc::clone(&launch.memory_usage),
+                        Arc::clone(&self.node_memory),
                     ),
                 };
                 let mut store = match self.metered_store(state, |state| &mut state.memory) {
@@ -218,11 +226,11 @@ impl GuestRuntime {
                     Err(error) => return GuestExit::start_error(&error),
                 };
                 let outcome = cpu::metered(
-                    async {
+                    stop_when_oom_killed(&launch.memory_usage, async {
                         let instance = module.instantiate_async(&mut store).await?;
                         let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
                         start.call_async(&mut store, ()).await
-                    },
+                    }),
                     launch.cpu_quota,
                     Arc::clone(&launch.cpu_usage),
                 )
@@ -244,7 +252,11 @@ impl GuestRuntime {
         let state = P2GuestState {
             wasi: builder.build(),
             table: ResourceTable::new(),
-            memory: MemoryLimiter::new(launch.memory_limit_bytes, Arc::clone(&launch.memory_usage)),
+            memory: MemoryLimiter::new(
+                launch.memory_limit_bytes,
+                Arc::clone(&launch.memory_usage),
+                Arc::clone(&self.node_memory),
+            ),
             network: launch.network.clone(),
             http: WasiHttpCtx::new(),
             http_hooks: PodHttpHooks::new(launch.network.clone()),
@@ -258,7 +270,7 @@ impl GuestRuntime {
         mut limiter: impl FnMut(&mut T) -> &mut MemoryLimiter + Send + Sync + 'static,
     ) -> Result<Store<T>, GuestError> {
         let mut store = Store::new(self.engine(), state);
-        store.limiter(move |state| limiter(state) as &mut dyn wasmtime::ResourceLimiter);
+        store.limiter_async(move |state| limiter(state) as &mut dyn wasmtime::ResourceLimiterAsync);
         if self.fuel_metering == FuelMetering::YieldEverySlice {
             // Fuel is the preemption point, not a budget: the tank never runs dry.
             store

@@ -18,6 +18,8 @@ use wasmkube_volumes::{ApiServerVolumeSources, VolumeHost};
 
 use crate::guest::{EngineSettings, GuestRuntime, HostBudget, PoolDemand};
 use crate::limits::NodeDefaultLimits;
+use crate::limits::node_memory::NodeMemory;
+use crate::limits::system_oom_events::record_system_ooms;
 use crate::network::{Ipv4Net, NodeNetwork, NodeNetworkSettings, PodNetworkPortForward};
 use crate::pod::{BackoffSettings, NodeContext};
 use crate::port_forward::PortForwardConnector;
@@ -49,6 +51,10 @@ pub struct NodeAgentConfig {
     pub default_limits: NodeDefaultLimits,
     /// The largest memory limit a container may have on this node.
     pub max_container_memory_bytes: u64,
+    /// The node's memory: its capacity and allocatable memory, and what all its
+    /// containers' memories together may hold (past it, the node's OOM killer acts).
+    /// None: the host's memory.
+    pub node_memory_bytes: Option<u64>,
     /// Host directories pods may mount with hostPath (none by default).
     pub allowed_host_paths: Vec<PathBuf>,
     /// Threads that run guests, apart from the agent's own.
@@ -81,6 +87,7 @@ impl NodeAgentConfig {
             backoff: BackoffSettings::default(),
             default_limits: NodeDefaultLimits::default(),
             max_container_memory_bytes: 4 * 1024 * 1024 * 1024,
+            node_memory_bytes: None,
             allowed_host_paths: Vec::new(),
             guest_threads: std::thread::available_parallelism().map_or(1, usize::from),
             port_forward_connector: None,
@@ -220,23 +227,31 @@ impl NodeAgent {
         let guest_executor = guest_threads.handle().ok_or_else(|| {
             NodeAgentError::GuestThreads(std::io::Error::other("the guest runtime is gone"))
         })?;
+        let node_memory_bytes = *config
+            .node_memory_bytes
+            .get_or_insert_with(registration::host_memory_bytes);
+        let (node_memory, system_ooms) = NodeMemory::new(node_memory_bytes);
         // Every pod needs room for one container; two per pod leave room for sidecars
         // where the host's budget allows.
-        let guests = Arc::new(GuestRuntime::new(&EngineSettings {
-            compilation_cache_dir: directory(config.compilation_cache_dir.clone())?,
-            demand: PoolDemand {
-                required_containers: config.max_pods,
-                wanted_containers: config.max_pods.saturating_mul(2),
-                max_container_memory_bytes: config.max_container_memory_bytes,
-            },
-            budget: HostBudget::of_this_host(),
-        })?);
+        let guests = Arc::new(
+            GuestRuntime::new(&EngineSettings {
+                compilation_cache_dir: directory(config.compilation_cache_dir.clone())?,
+                demand: PoolDemand {
+                    required_containers: config.max_pods,
+                    wanted_containers: config.max_pods.saturating_mul(2),
+                    max_container_memory_bytes: config.max_container_memory_bytes,
+                },
+                budget: HostBudget::of_this_host(),
+            })?
+            .with_node_memory(Arc::new(node_memory)),
+        );
         tracing::info!(pool = ?guests.pool_sizing(), "instance pool sized");
-        let capacity = node_capacity(config.max_pods);
+        let capacity = node_capacity(config.max_pods, node_memory_bytes);
         let resource_usage = ResourceUsageRegistry::default();
         let status = registration::node_status(&config, endpoint_address.port(), &capacity);
         registration::register_node(&client, &config, &status).await?;
 
+        let stdins = crate::attach::ContainerStdins::default();
         let context = Arc::new(NodeContext {
             node_name: config.node_name.clone(),
             node_ip: config.node_ip.to_string(),
@@ -256,6 +271,7 @@ impl NodeAgent {
             allocatable: capacity,
             resource_usage: resource_usage.clone(),
             network: network.clone(),
+            stdins: stdins.clone(),
         });
         let endpoint = crate::endpoint::serve(
             listener,
@@ -263,6 +279,7 @@ impl NodeAgent {
             logs,
             resource_usage,
             config.port_forward_connector.clone(),
+            stdins,
         );
         let tunnel = tokio::spawn(crate::network::tunnel::serve(
             tunnel_listener,
@@ -271,6 +288,11 @@ impl NodeAgent {
         ));
         let network_view =
             tokio::spawn(crate::network::watch::run(client.clone(), network.clone()));
+        let system_oom_events = tokio::spawn(record_system_ooms(
+            client.clone(),
+            config.node_name.clone(),
+            system_ooms,
+        ));
         let heartbeat = tokio::spawn(keep_node_alive(client, config.clone(), status));
         let pods = tokio::spawn(pods::watch_pods(context));
         tracing::info!(node = %config.node_name, endpoint = %endpoint_address, "node agent started");
@@ -279,7 +301,14 @@ impl NodeAgent {
             endpoint_address,
             network,
             _guest_threads: guest_threads,
-            tasks: vec![endpoint, tunnel, network_view, heartbeat, pods],
+            tasks: vec![
+                endpoint,
+                tunnel,
+                network_view,
+                system_oom_events,
+                heartbeat,
+                pods,
+            ],
         })
     }
 }
@@ -309,7 +338,10 @@ async fn keep_node_alive(
         if look.is_some_and(|look| look.needs_status)
             || last_status_post.elapsed() >= registration::NODE_STATUS_INTERVAL
         {
-            let capacity = node_capacity(config.max_pods);
+            let capacity = node_capacity(
+                config.max_pods,
+                config.node_memory_bytes.unwrap_or_default(),
+            );
             let port = status["daemonEndpoints"]["kubeletEndpoint"]["Port"]
                 .as_u64()
                 .unwrap_or_default();

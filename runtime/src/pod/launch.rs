@@ -10,11 +10,13 @@ use wasmkube_images::{ImageError, ImageReference, PullPolicy};
 use wasmkube_volumes::PodVolumes;
 
 use super::NodeContext;
+use crate::attach::GuestStdin;
 use crate::container::environment::{EnvironmentContext, container_argv, container_environment};
 use crate::container::service_links::service_link_variables;
 use crate::guest::{CompiledGuest, GuestLaunch, GuestMount};
 use crate::limits::container_limits;
 use crate::limits::cpu::CpuUsage;
+use crate::limits::oom_score::container_memory_usage;
 
 /// How long one image pull may take before it counts as failed (and is retried after a
 /// back-off).
@@ -133,11 +135,30 @@ pub async fn prepare_container(
             memory_limit_bytes: limits.memory_bytes,
             cpu_quota: limits.cpu,
             cpu_usage,
-            memory_usage: Arc::default(),
+            memory_usage: Arc::new(container_memory_usage(pod, container, &context.allocatable)),
             network: None,
             http_port: Some(crate::guest::container_http_port(container)),
+            stdin: container_stdin(context, pod, container, &log_target),
         },
         image_id: format!("{}@{digest}", image_name(image)),
+    })
+}
+
+/// A stdin pipe for a container with `stdin: true`; a lifecycle hook's run, logged under
+/// a name of its own, gets none.
+fn container_stdin(
+    context: &NodeContext,
+    pod: &Pod,
+    container: &Container,
+    log_target: &LogTarget<'_>,
+) -> Option<Arc<GuestStdin>> {
+    let wants_stdin = container.stdin == Some(true) && log_target.name == container.name;
+    wants_stdin.then(|| {
+        Arc::new(context.stdins.open(
+            pod.metadata.uid.as_deref().unwrap_or_default(),
+            &container.name,
+            container.stdin_once == Some(true),
+        ))
     })
 }
 

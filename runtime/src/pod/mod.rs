@@ -46,4 +46,6 @@ pub struct NodeContext {
     pub resource_usage: ResourceUsageRegistry,
     /// The pod network: each pod's IP and sockets.
     pub network: NodeNetwork,
+    /// The stdin pipes of containers with `stdin: true`, which attaches write to.
+    pub stdins: crate::attach::ContainerStdins,
 }

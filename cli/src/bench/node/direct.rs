@@ -99,6 +99,7 @@ impl DirectRuntime {
             memory_usage: Arc::default(),
             network: None,
             http_port: None,
+            stdin: None,
         };
         let runtime = Arc::clone(&self.runtime);
         let testbox = Arc::clone(&self.testbox);

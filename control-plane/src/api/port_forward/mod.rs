@@ -6,9 +6,9 @@
 //! uses). Each forwarded connection becomes one tunnel to the node's agent, which
 //! reaches the pod's port (`node_tunnel`).
 
-mod node_tunnel;
-mod spdy;
-mod websocket;
+pub(super) mod node_tunnel;
+pub(super) mod spdy;
+pub(super) mod websocket;
 
 use std::sync::Arc;
 
@@ -53,7 +53,7 @@ enum Protocol {
     },
 }
 
-fn header_values(
+pub(super) fn header_values(
     headers: &HeaderMap,
     name: impl header::AsHeaderName,
 ) -> impl Iterator<Item = &str> {
@@ -67,7 +67,7 @@ fn header_values(
 }
 
 /// Whether the request asks to switch protocols to `protocol`.
-fn upgrades_to(headers: &HeaderMap, protocol: &str) -> bool {
+pub(super) fn upgrades_to(headers: &HeaderMap, protocol: &str) -> bool {
     let connection_upgrade = header_values(headers, header::CONNECTION)
         .any(|token| token.eq_ignore_ascii_case("upgrade"));
     connection_upgrade

@@ -56,43 +56,61 @@ impl PodTunnels {
             "https://{}/portForward/{}/{}/{}?port={port}",
             self.authority, self.namespace, self.pod_name, self.pod_uid
         );
-        let unreachable = |why: String| {
-            format!(
-                "error dialing backend: cannot reach the agent of node \"{}\" at {}: {why}",
-                self.node, self.authority
-            )
-        };
-        let request = Request::post(&uri)
-            .header(header::CONNECTION, "Upgrade")
-            .header(header::UPGRADE, NODE_TUNNEL_UPGRADE)
-            .body(Empty::<Bytes>::new())
-            .map_err(|error| unreachable(format!("cannot build a request for {uri}: {error}")))?;
-        let response = tokio::time::timeout(NODE_ANSWER_TIMEOUT, self.client.request(request))
-            .await
-            .map_err(|_| unreachable(format!("no answer within {NODE_ANSWER_TIMEOUT:?}")))?
-            .map_err(|error| unreachable(error_chain(&error)))?;
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            return hyper::upgrade::on(response)
-                .await
-                .map(TokioIo::new)
-                .map_err(|error| unreachable(error_chain(&error)));
-        }
-        let status = response.status();
-        let body = tokio::time::timeout(
-            NODE_ANSWER_TIMEOUT,
-            Limited::new(response.into_body(), MAX_REFUSAL_BYTES).collect(),
+        open_node_tunnel(
+            &self.client,
+            &self.node,
+            &self.authority,
+            &uri,
+            NODE_TUNNEL_UPGRADE,
         )
-        .await;
-        let text = match body {
-            Ok(Ok(collected)) => String::from_utf8_lossy(&collected.to_bytes())
-                .trim()
-                .to_owned(),
-            Ok(Err(error)) => format!("the node's answer could not be read: {error}"),
-            Err(_) => format!("the node's answer did not arrive within {NODE_ANSWER_TIMEOUT:?}"),
-        };
-        if text.is_empty() {
-            return Err(unreachable(format!("it answered {status}")));
-        }
-        Err(text)
+        .await
     }
+}
+
+/// Opens an upgraded connection to `uri` on a node endpoint (port-forward, attach), or
+/// answers the message for the client: the node's own when it refused.
+pub(in crate::api) async fn open_node_tunnel(
+    client: &NodeClient,
+    node: &str,
+    authority: &str,
+    uri: &str,
+    upgrade: &str,
+) -> Result<Tunnel, String> {
+    let unreachable = |why: String| {
+        format!(
+            "error dialing backend: cannot reach the agent of node \"{node}\" at {authority}: {why}"
+        )
+    };
+    let request = Request::post(uri)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, upgrade)
+        .body(Empty::<Bytes>::new())
+        .map_err(|error| unreachable(format!("cannot build a request for {uri}: {error}")))?;
+    let response = tokio::time::timeout(NODE_ANSWER_TIMEOUT, client.request(request))
+        .await
+        .map_err(|_| unreachable(format!("no answer within {NODE_ANSWER_TIMEOUT:?}")))?
+        .map_err(|error| unreachable(error_chain(&error)))?;
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        return hyper::upgrade::on(response)
+            .await
+            .map(TokioIo::new)
+            .map_err(|error| unreachable(error_chain(&error)));
+    }
+    let status = response.status();
+    let body = tokio::time::timeout(
+        NODE_ANSWER_TIMEOUT,
+        Limited::new(response.into_body(), MAX_REFUSAL_BYTES).collect(),
+    )
+    .await;
+    let text = match body {
+        Ok(Ok(collected)) => String::from_utf8_lossy(&collected.to_bytes())
+            .trim()
+            .to_owned(),
+        Ok(Err(error)) => format!("the node's answer could not be read: {error}"),
+        Err(_) => format!("the node's answer did not arrive within {NODE_ANSWER_TIMEOUT:?}"),
+    };
+    if text.is_empty() {
+        return Err(unreachable(format!("it answered {status}")));
+    }
+    Err(text)
 }

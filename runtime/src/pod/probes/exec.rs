@@ -78,6 +78,7 @@ pub async fn run_exec_probe(
         memory_usage: Arc::default(),
         network: sandbox.network.clone(),
         http_port: None,
+        stdin: None,
     };
     let guests = Arc::clone(&sandbox.guests);
     let compiled = Arc::clone(&sandbox.compiled);

@@ -2,7 +2,7 @@
 //! (directly after an `Upgrade: SPDY/3.1`, or tunneled through a WebSocket).
 
 mod dictionary;
-mod frame;
+pub(in crate::api) mod frame;
 mod header_block;
 mod session;
 

@@ -3,7 +3,7 @@
 //! kubectl 1.31 and later try first). The channel protocol is in `channels`.
 
 mod channels;
-mod frame;
+pub(in crate::api) mod frame;
 
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ pub fn accept_key(client_key: &str) -> String {
 
 /// Writes the frames queued on the returned sender, in order, and closes the
 /// connection's writing side once every sender is gone.
-fn start_writer<Writer>(mut writer: Writer) -> mpsc::Sender<Vec<u8>>
+pub(in crate::api) fn start_writer<Writer>(mut writer: Writer) -> mpsc::Sender<Vec<u8>>
 where
     Writer: AsyncWrite + Unpin + Send + 'static,
 {
