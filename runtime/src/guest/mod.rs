@@ -20,6 +20,7 @@ pub use http::{DEFAULT_HTTP_PORT, container_http_port};
 pub use output::{CapturedOutput, GuestLogOutput, GuestOutput};
 pub use run::{GuestExit, GuestLaunch, GuestMount};
 
+use crate::limits::node_memory::NodeMemory;
 use run::{P1GuestState, P2GuestState};
 use wasmtime::Engine;
 
@@ -61,6 +62,8 @@ pub struct GuestRuntime {
     compiled: Mutex<HashMap<String, Arc<CompiledGuest>>>,
     fuel_metering: FuelMetering,
     pool_sizing: PoolSizing,
+    /// The node's memory, which all guests' memories share.
+    node_memory: Arc<NodeMemory>,
 }
 
 impl GuestRuntime {
@@ -91,7 +94,15 @@ impl GuestRuntime {
             compiled: Mutex::new(HashMap::new()),
             fuel_metering,
             pool_sizing,
+            node_memory: Arc::new(NodeMemory::unlimited()),
         })
+    }
+
+    /// The runtime with its guests' memories sharing `node_memory` (by default nothing
+    /// bounds their sum).
+    pub fn with_node_memory(mut self, node_memory: Arc<NodeMemory>) -> GuestRuntime {
+        self.node_memory = node_memory;
+        self
     }
 
     pub fn engine(&self) -> &Engine {

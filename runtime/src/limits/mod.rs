@@ -2,6 +2,9 @@
 
 pub mod cpu;
 pub mod memory;
+pub mod node_memory;
+pub mod oom_score;
+pub mod system_oom_events;
 
 use k8s_openapi::api::core::v1::Container;
 use wasmkube_admission::quantity::Quantity;

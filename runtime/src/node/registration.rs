@@ -23,23 +23,30 @@ pub fn kubelet_version() -> String {
     format!("v1.33.0+wasmkube-{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// What the node offers: every core and all of the host's memory, and the pod count the
-/// agent's instance pool is sized for.
-pub fn node_capacity(max_pods: u32) -> BTreeMap<String, Quantity> {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    // Without a readable memory size the node offers none, rather than a made-up figure.
-    let memory_kibibytes = sysinfo::System::new()
+/// The host's memory in bytes (0 when it cannot be read: the node then offers none,
+/// rather than a made-up figure).
+pub fn host_memory_bytes() -> u64 {
+    sysinfo::System::new()
         .map(|mut system| {
             system.refresh_memory();
-            system.total_memory() / 1024
+            system.total_memory()
         })
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// What the node offers: every core, its memory (the host's unless set), and the pod
+/// count the agent's instance pool is sized for.
+pub fn node_capacity(max_pods: u32, memory_bytes: u64) -> BTreeMap<String, Quantity> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    // The kubelet reports memory in Ki; a size that is not whole Ki is given in bytes.
+    let memory = if memory_bytes.is_multiple_of(1024) {
+        format!("{}Ki", memory_bytes / 1024)
+    } else {
+        memory_bytes.to_string()
+    };
     BTreeMap::from([
         ("cpu".to_owned(), Quantity(cores.to_string())),
-        (
-            "memory".to_owned(),
-            Quantity(format!("{memory_kibibytes}Ki")),
-        ),
+        ("memory".to_owned(), Quantity(memory)),
         ("pods".to_owned(), Quantity(max_pods.to_string())),
     ])
 }
