@@ -2,4 +2,5 @@
 
 pub mod downward;
 pub mod environment;
+pub mod libtest_shards;
 pub mod service_links;

@@ -5,7 +5,8 @@
 //! the main workspace's build lock. The first call for a target builds every guest for it
 //! once per process; test processes running at the same time are kept apart by cargo's
 //! lock on `examples/target`. This is test support: a failed build panics with cargo's output,
-//! which fails the test that asked for the guest.
+//! which fails the test that asked for the guest. `test_suite` builds an example's test
+//! binary (the ci example's, which wasmkube runs sharded) the same way.
 //!
 //! rust-toolchain.toml names both wasm32 targets; where the installed toolchain lacks one
 //! (it was installed before the file named them), `rustup target add` fetches it first.
@@ -97,6 +98,10 @@ fn build_guests(target: WasmTarget) {
     run(
         Command::new(cargo)
             .current_dir(&examples)
+            // Run from a build script, cargo hands down the host's compiler flags and
+            // clippy's compiler wrapper; neither belongs to a wasm32 build of other crates.
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
             .args(["build", "--release", "--manifest-path"])
             .arg(examples.join("Cargo.toml"))
             .arg("--target-dir")
@@ -107,7 +112,50 @@ fn build_guests(target: WasmTarget) {
     );
 }
 
-fn run(command: &mut Command, target: WasmTarget) {
+/// The unit-test binary of the example crate `package` (its library's `#[test]`s), built
+/// for wasm32-wasip2 with `cargo test --no-run --release`: a component exporting
+/// `wasi:cli/run` that takes libtest's usual flags. Cargo names it with a hash
+/// (`deps/ci-0123abcd.wasm`), so its path is read from cargo's `compiler-artifact`
+/// message for the library's test profile. Each call asks cargo, which does nothing when
+/// the binary is fresh.
+pub fn test_suite(package: &str) -> PathBuf {
+    let target = WasmTarget::P2;
+    let examples = examples_dir();
+    if !toolchain_has_standard_library(&examples, target) {
+        run(
+            Command::new("rustup")
+                .current_dir(&examples)
+                .args(["target", "add", target.triple()]),
+            target,
+        );
+    }
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let output = run(
+        Command::new(cargo)
+            .current_dir(&examples)
+            // As for the guests: no host compiler flags or clippy wrapper handed down.
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .args(["test", "--no-run", "--release", "--manifest-path"])
+            .arg(examples.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(examples.join("target"))
+            .args(["--target", target.triple(), "-p", package, "--lib"])
+            .args(["--message-format", "json"]),
+        target,
+    );
+    String::from_utf8_lossy(&output)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| message["profile"]["test"] == true)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo built no test binary for the example {package}"))
+}
+
+/// Runs a build step and returns what it printed on stdout; a failure panics with its
+/// stderr.
+fn run(command: &mut Command, target: WasmTarget) -> Vec<u8> {
     let output = command
         .output()
         .unwrap_or_else(|error| panic!("could not start {command:?}: {error}"));
@@ -118,6 +166,7 @@ fn run(command: &mut Command, target: WasmTarget) {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
+    output.stdout
 }
 
 /// Whether the Rust toolchain that builds the examples (the one the repository's

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{ContainerExitMessage, PodWorker, go_duration};
+use crate::container::libtest_shards::{requested_shard, run_shard};
 use crate::pod::container_record::{ContainerPhase, ContainerRecord};
 use crate::pod::launch::{LogTarget, PreparedContainer, StartFailure, prepare_container};
 use crate::pod::probes::ExecSandbox;
@@ -126,9 +127,14 @@ impl PodWorker {
                 &prepared.launch,
             )
         });
+        // An app container of a pod that asks for it runs as one shard of a libtest binary.
+        let shard = (!init).then(|| requested_shard(&self.pod)).flatten();
         let task = self.context.guest_executor.spawn(async move {
             let _registration = registration;
-            let exit = guests.run(&prepared.compiled, prepared.launch).await;
+            let exit = match shard {
+                None => guests.run(&prepared.compiled, prepared.launch).await,
+                Some(shard) => run_shard(&guests, &prepared.compiled, prepared.launch, shard).await,
+            };
             // The worker may be gone (the pod was deleted); then nobody needs the exit.
             let _ = exits.send(ContainerExitMessage {
                 init,
