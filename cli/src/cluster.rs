@@ -12,6 +12,7 @@ use wasmkube_control_plane::api::ApiOptions;
 use wasmkube_control_plane::server::{AuditOptions, ControlPlaneOptions, start};
 use wasmkube_controllers::ControllerManager;
 use wasmkube_runtime::limits::NodeDefaultLimits;
+use wasmkube_runtime::limits::node_memory::parse_node_memory;
 use wasmkube_runtime::{BackoffSettings, NodeAgent, NodeAgentConfig, NodeTls};
 
 use crate::controller_flags::ControllerManagerArgs;
@@ -23,6 +24,10 @@ pub struct UpArgs {
     server: ServerArgs,
     #[command(flatten)]
     node: NodeAgentArgs,
+    /// Once the cluster is up, push the example images into its image store, deploy the
+    /// example shop (namespace `shop`) and print the address to open.
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(clap::Args)]
@@ -143,6 +148,11 @@ pub struct NodeAgentArgs {
     /// A host directory pods may mount with hostPath (repeatable; none by default).
     #[arg(long = "allow-host-path")]
     allowed_host_paths: Vec<PathBuf>,
+    /// The node's memory, a quantity such as 2Gi: its capacity and allocatable memory,
+    /// and what all its containers together may hold; past it the node's OOM killer
+    /// ends the container with the highest OOM score (default: the host's memory).
+    #[arg(long, value_parser = parse_node_memory)]
+    node_memory: Option<u64>,
 }
 
 fn default_node_name() -> String {
@@ -203,12 +213,14 @@ fn node_agent_config(
             .saturating_mul(1024 * 1024),
     };
     config.allowed_host_paths = arguments.allowed_host_paths;
+    config.node_memory_bytes = arguments.node_memory;
     Ok(config)
 }
 
 async fn run_control_plane(
     arguments: ServerArgs,
     node: Option<NodeAgentArgs>,
+    demo: bool,
 ) -> anyhow::Result<i32> {
     let data_dir = data_dir(arguments.data_dir)?;
     let options = ControlPlaneOptions {
@@ -242,6 +254,7 @@ async fn run_control_plane(
     // `up` is `server` and `node` in one process: the agent reaches the API server
     // in-process, with no socket, as its node's identity (so the node authorizer limits
     // it as it does a remote node), and its certificates come straight from the CA.
+    let node_address = node.as_ref().map(|node| node.node_endpoint.ip());
     let _node_agent = match node {
         Some(node) => {
             let node_name = node.node_name.clone().unwrap_or_else(default_node_name);
@@ -279,6 +292,14 @@ async fn run_control_plane(
         kubeconfig.display()
     );
     let _ = stdout.flush();
+    if let (true, Some(node_address)) = (demo, node_address) {
+        // A demo that cannot be deployed leaves a working cluster to look into.
+        if let Err(error) =
+            crate::demo::deploy(&control_plane.client, &data_dir, node_address, &mut stdout).await
+        {
+            eprintln!("the demo could not be deployed: {error:#}");
+        }
+    }
     tokio::signal::ctrl_c().await?;
     Ok(0)
 }
@@ -294,12 +315,12 @@ fn raise_open_files_limit() {
 
 pub async fn up(arguments: UpArgs) -> anyhow::Result<i32> {
     raise_open_files_limit();
-    run_control_plane(arguments.server, Some(arguments.node)).await
+    run_control_plane(arguments.server, Some(arguments.node), arguments.demo).await
 }
 
 pub async fn server(arguments: ServerArgs) -> anyhow::Result<i32> {
     raise_open_files_limit();
-    run_control_plane(arguments, None).await
+    run_control_plane(arguments, None, false).await
 }
 
 /// Joins the cluster whose server and join token the flags name, as k3s's agent does:

@@ -98,10 +98,26 @@ async fn push(
             file.display()
         )));
     }
-    let digest = Digest::of_bytes(&content);
     let size = content.len();
     let client = wasmkube_client::connect(global).await?.client;
-    if !has_blob(&client, &digest).await? {
+    let tagged = upload(&client, content, &reference).await?;
+    writeln!(
+        out,
+        "pushed {}:{} ({}, {size} bytes)",
+        tagged.name, tagged.tag, tagged.digest
+    )?;
+    Ok(())
+}
+
+/// Stores a WebAssembly binary in the cluster's image store (unless it already holds the
+/// same bytes) and points the reference's tag at it.
+pub async fn upload(
+    client: &kube::Client,
+    content: Vec<u8>,
+    reference: &ImageReference,
+) -> Result<TagRecord, ClientError> {
+    let digest = Digest::of_bytes(&content);
+    if !has_blob(client, &digest).await? {
         let upload = request(
             Method::PUT,
             &blob_path(&digest),
@@ -116,13 +132,7 @@ async fn push(
         "application/json",
         json!({ "digest": digest }).to_string().into_bytes(),
     )?;
-    let tagged: TagRecord = client.request(tag).await?;
-    writeln!(
-        out,
-        "pushed {}:{} ({}, {size} bytes)",
-        tagged.name, tagged.tag, tagged.digest
-    )?;
-    Ok(())
+    Ok(client.request(tag).await?)
 }
 
 #[derive(serde::Deserialize)]

@@ -1,14 +1,17 @@
 //! The `wasmkube` binary: thin wiring of the cluster verbs (up, server, node) and the
 //! kubectl-shaped client verbs.
 
+mod backup;
 mod bench;
 mod certificate_request;
 mod cluster;
 mod controller_flags;
+mod demo;
 mod image;
 mod kubeconfig;
 mod mint_kubeconfig;
 mod node_credentials;
+mod test_shards;
 
 use clap::{Parser, Subcommand};
 use wasmkube_client::{ClientCommand, GlobalOptions};
@@ -37,11 +40,17 @@ enum Command {
     /// Benchmark the control plane (durable creates per second, watch delivery latency),
     /// or with `node` the node agent (pod start-up, fuel cost, CPU limits, idle pods).
     Bench(bench::BenchArgs),
+    /// Back up the running cluster (its store and images) to a file, restore a data
+    /// directory from one, or check one.
+    Backup(backup::BackupArgs),
     /// Push WebAssembly binaries into the cluster's image store and list them.
     Image(image::ImageArgs),
     /// Mint a kubeconfig for a user (a client certificate) or a ServiceAccount (a token),
     /// optionally bound to a Role or ClusterRole.
     Kubeconfig(mint_kubeconfig::MintKubeconfigArgs),
+    /// Run a Rust test binary (built for wasm32-wasip2) as an Indexed Job sharded over
+    /// pods, and show each shard's result.
+    Test(test_shards::TestArgs),
     #[command(flatten)]
     Client(ClientCommand),
 }
@@ -52,7 +61,9 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
     // The cluster verbs log their progress; the client verbs, like kubectl, print only
     // their results and errors unless WASMKUBE_LOG asks for more.
     let default_filter = match cli.command {
-        Command::Client(_) | Command::Image(_) | Command::Kubeconfig(_) => "warn",
+        Command::Client(_) | Command::Image(_) | Command::Kubeconfig(_) | Command::Test(_) => {
+            "warn"
+        }
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -67,10 +78,15 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Server(arguments) => cluster::server(arguments).await?,
         Command::Node(arguments) => cluster::node(arguments).await?,
         Command::Bench(arguments) => bench::run(arguments).await?,
+        Command::Backup(arguments) => backup::run(&cli.global, arguments).await?,
         Command::Kubeconfig(arguments) => mint_kubeconfig::run(&cli.global, arguments).await?,
         Command::Image(arguments) => {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
             image::run(&cli.global, arguments, &mut out, &mut err).await?
+        }
+        Command::Test(arguments) => {
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            test_shards::run(&cli.global, arguments, &mut out, &mut err).await?
         }
         Command::Client(command) => {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());

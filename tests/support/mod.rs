@@ -9,6 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// A Deployment of four sleeping testbox pods (image `testbox:1`) with CPU requests, so
@@ -42,6 +44,8 @@ pub struct Cluster {
     /// `up` or `server`, and the flags it was started with, for restarts.
     verb: &'static str,
     arguments: Vec<String>,
+    /// The lines the process printed on stdout after it said it was up.
+    later_output: Mutex<Receiver<String>>,
 }
 
 fn free_port() -> u16 {
@@ -51,8 +55,14 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Starts `wasmkube VERB` and waits until it says it is up.
-fn spawn_control_plane(verb: &str, data_dir: &Path, address: &str, arguments: &[String]) -> Child {
+/// Starts `wasmkube VERB` and waits until it says it is up; the receiver gets the lines it
+/// prints after that.
+fn spawn_control_plane(
+    verb: &str,
+    data_dir: &Path,
+    address: &str,
+    arguments: &[String],
+) -> (Child, Receiver<String>) {
     let mut process = Command::new(env!("CARGO_BIN_EXE_wasmkube"))
         .arg(verb)
         .arg("--data-dir")
@@ -80,9 +90,15 @@ fn spawn_control_plane(verb: &str, data_dir: &Path, address: &str, arguments: &[
             ),
         }
     }
-    // The rest of its output is read and dropped, so that it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    process
+    // The rest of its output is always read, so that it never blocks on a full pipe, and
+    // kept for the tests that look for a line.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    (process, receiver)
 }
 
 impl Cluster {
@@ -106,13 +122,32 @@ impl Cluster {
             .iter()
             .map(|&argument| argument.to_owned())
             .collect();
-        let process = spawn_control_plane(verb, data_dir, &address, &arguments);
+        let (process, later_output) = spawn_control_plane(verb, data_dir, &address, &arguments);
         Cluster {
             process,
             data_dir: data_dir.to_path_buf(),
             address,
             verb,
             arguments,
+            later_output: Mutex::new(later_output),
+        }
+    }
+
+    /// Waits for the process to print a line that starts with `prefix` (after it said it
+    /// was up) and returns it, with the lines before it.
+    pub fn wait_for_output_line(&self, prefix: &str, timeout: Duration) -> (String, Vec<String>) {
+        let receiver = self.later_output.lock().expect("the output receiver");
+        let deadline = Instant::now() + timeout;
+        let mut before = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match receiver.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return (line, before),
+                Ok(line) => before.push(line),
+                Err(error) => panic!(
+                    "wasmkube printed no line starting with {prefix:?} ({error}); it printed {before:#?}"
+                ),
+            }
         }
     }
 
@@ -126,8 +161,10 @@ impl Cluster {
     /// `kill`), and waits until it is up.
     pub fn restart(&mut self) {
         self.kill();
-        self.process =
+        let (process, later_output) =
             spawn_control_plane(self.verb, &self.data_dir, &self.address, &self.arguments);
+        self.process = process;
+        self.later_output = Mutex::new(later_output);
     }
 
     /// The API server's URL.
