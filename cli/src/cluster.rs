@@ -65,6 +65,11 @@ pub struct ServerArgs {
     /// it by one the server cannot know (repeatable), as k3s's flag.
     #[arg(long = "tls-san")]
     tls_san: Vec<String>,
+    /// The address nodes and pods reach the API server at, which the `kubernetes`
+    /// Service's endpoints name (default: the listen address, or when listening on every
+    /// address the host's, from the default route's interface), as kube-apiserver's flag.
+    #[arg(long)]
+    advertise_address: Option<std::net::IpAddr>,
     /// Where the audit log of mutating requests is written (default: DIR/audit.log);
     /// "none" turns auditing off.
     #[arg(long)]
@@ -232,6 +237,7 @@ async fn run_control_plane(
                 .default_unreachable_toleration_seconds,
             resource_metrics_resolution: arguments.metric_resolution,
             allow_egress: arguments.allow_egress,
+            advertise_address: arguments.advertise_address,
             service_account_max_token_expiration_seconds: arguments
                 .service_account_max_token_expiration
                 .map(|maximum| i64::try_from(maximum.as_secs()).unwrap_or(i64::MAX)),

@@ -7,6 +7,7 @@ pub mod certificates;
 pub mod controllers;
 pub mod images;
 pub mod kubeconfig;
+pub mod kubernetes_service;
 mod listener;
 pub mod metrics_server;
 pub mod pod_network;

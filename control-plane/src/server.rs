@@ -244,11 +244,15 @@ pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, Control
         options.api.max_image_blob_bytes,
     )
     .await?;
-    let security = ServerSecurity::prepare(
-        &options.data_dir,
-        options.listen,
-        &options.tls_subject_alternative_names,
-    )?;
+    // Nodes dial the advertise address, so the certificate names it too.
+    let mut certificate_names = options.tls_subject_alternative_names.clone();
+    certificate_names.extend(
+        options
+            .api
+            .advertise_address
+            .map(|address| address.to_string()),
+    );
+    let security = ServerSecurity::prepare(&options.data_dir, options.listen, &certificate_names)?;
     let node_client_tls = wasmkube_pki::tls::client_config(
         security.authority.certificate_pem(),
         Some(&security.node_client_identity),
@@ -339,6 +343,12 @@ pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, Control
     ));
     let client = in_process_client(Arc::clone(&state), UserInfo::api_server());
     bootstrap(&client).await?;
+    let advertised = SocketAddr::new(
+        crate::kubernetes_service::advertise_address(address.ip(), options.api.advertise_address),
+        address.port(),
+    );
+    crate::kubernetes_service::reconcile(&client, advertised).await?;
+    tokio::spawn(crate::kubernetes_service::run(client.clone(), advertised));
     crate::auth::rbac::ensure_bootstrap_policy(&client).await?;
     crate::pod_network::bootstrap(&client, options.api.allow_egress).await?;
     crate::certificates::ensure_join_token(&client, &security.authority, &options.data_dir)

@@ -9,6 +9,7 @@ mod http2;
 mod images;
 mod impersonation;
 mod invalid;
+mod kubernetes_service;
 mod kubectl_cli;
 mod lifecycle;
 mod lists;

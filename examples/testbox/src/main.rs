@@ -10,6 +10,7 @@ mod files;
 mod memory;
 mod network;
 mod process;
+mod tls;
 
 use std::process::ExitCode;
 
@@ -19,7 +20,7 @@ use arguments::AppletError;
 type Applet = fn(&[String]) -> Result<ExitCode, AppletError>;
 
 /// Every applet by name, in the order the usage lists them.
-const APPLETS: [(&str, Applet); 27] = [
+const APPLETS: [(&str, Applet); 28] = [
     ("echo", process::echo),
     ("env", process::env),
     ("pwd", process::pwd),
@@ -45,6 +46,7 @@ const APPLETS: [(&str, Applet); 27] = [
     ("tcp-source", network::tcp_source),
     ("udp-echo", datagrams::udp_echo),
     ("udp-ask", datagrams::udp_ask),
+    ("tls-hello", tls::tls_hello),
     ("help", help),
     ("--help", help),
 ];
@@ -114,4 +116,5 @@ applets:
   tcp-sink PORT                   read one connection on 127.0.0.1:PORT, print bytes and time
   tcp-source ADDRESS:PORT MIB     send MIB mebibytes to ADDRESS:PORT, print bytes and time
   udp-echo PORT                   answer every UDP datagram on PORT with its own bytes
-  udp-ask ADDRESS MESSAGE         send MESSAGE over UDP to ADDRESS, print the answer";
+  udp-ask ADDRESS MESSAGE         send MESSAGE over UDP to ADDRESS, print the answer
+  tls-hello HOST:PORT NAME        offer TLS 1.2 to HOST:PORT for NAME, print the ServerHello and certificate";

@@ -17,6 +17,10 @@ use super::ConnectError;
 /// The Service CIDR the API server allocates cluster IPs from.
 pub const SERVICE_CIDR: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(10, 96, 0, 0), 12);
 
+/// The Service through which pods reach the API server.
+pub const API_SERVER_SERVICE_NAMESPACE: &str = "default";
+pub const API_SERVER_SERVICE_NAME: &str = "kubernetes";
+
 /// One port of a Service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServicePortEntry {
@@ -100,6 +104,9 @@ pub struct ClusterSnapshot {
     /// every connection.
     backends: HashMap<ServicePortKey, Arc<[SocketAddr]>>,
     services_by_name: HashMap<(String, String), Arc<ServiceEntry>>,
+    /// The cluster IP of the `kubernetes` Service in `default`, the only Service whose
+    /// endpoints outside the pod network the node dials on the host.
+    api_server_service_ip: Option<Ipv4Addr>,
     nodes: Vec<NodeRoute>,
     pub egress: EgressPolicy,
 }
@@ -120,6 +127,11 @@ impl ClusterSnapshot {
                         .insert((ip, port.port), service.ready_backends(&port.name).into());
                 }
                 snapshot.services_by_ip.insert(ip, Arc::clone(&service));
+                if service.namespace == API_SERVER_SERVICE_NAMESPACE
+                    && service.name == API_SERVER_SERVICE_NAME
+                {
+                    snapshot.api_server_service_ip = Some(ip);
+                }
             }
             snapshot
                 .services_by_name
@@ -140,6 +152,25 @@ impl ClusterSnapshot {
     /// Whether `ip` belongs to the cluster: a pod IP of some node, or the Service CIDR.
     pub fn is_cluster_address(&self, ip: Ipv4Addr) -> bool {
         SERVICE_CIDR.contains(&ip) || self.nodes.iter().any(|node| node.pod_cidr.contains(&ip))
+    }
+
+    /// Whether a connection to the Service at `service_ip` whose endpoint is `backend`
+    /// leaves the pod network for a host connection made by the node: only the API
+    /// server's endpoints (the `kubernetes` Service's), and only those that are no pod's
+    /// address. Such a connection is allowed whatever the egress policy, as in Kubernetes
+    /// every pod may reach the API server; the API server still authenticates it. Other
+    /// Services' endpoints outside the pod network are not reached: a Service and its
+    /// EndpointSlice, which any namespace's editor may write, are no way around egress
+    /// control.
+    pub fn is_api_server_host_endpoint(&self, service_ip: Ipv4Addr, backend: SocketAddr) -> bool {
+        let IpAddr::V4(backend_ip) = backend.ip() else {
+            return false;
+        };
+        self.api_server_service_ip == Some(service_ip)
+            && !self
+                .nodes
+                .iter()
+                .any(|node| node.pod_cidr.contains(&backend_ip))
     }
 
     /// The tunnel of the node whose podCIDR holds `ip`.
@@ -366,6 +397,71 @@ mod tests {
                 &view
             ),
             Ok(None)
+        );
+    }
+
+    #[test]
+    fn only_the_api_servers_endpoints_outside_the_pod_network_are_dialled_on_the_host() {
+        let api_server = ServiceEntry {
+            namespace: "default".to_owned(),
+            name: "kubernetes".to_owned(),
+            cluster_ip: Some(Ipv4Addr::new(10, 96, 0, 1)),
+            ports: vec![ServicePortEntry {
+                name: "https".to_owned(),
+                port: 443,
+                protocol: "TCP".to_owned(),
+                node_port: None,
+            }],
+            client_ip_affinity: None,
+            endpoints: vec![EndpointEntry {
+                ip: Ipv4Addr::LOCALHOST,
+                ready: true,
+                hostname: None,
+                ports: HashMap::from([("https".to_owned(), 6443)]),
+            }],
+        };
+        let mut elsewhere = service(None, &[]);
+        elsewhere.endpoints = api_server.endpoints.clone();
+        elsewhere.ports = api_server.ports.clone();
+        let snapshot = ClusterSnapshot::new(
+            vec![api_server, elsewhere],
+            vec![NodeRoute {
+                name: "node".to_owned(),
+                pod_cidr: "10.244.0.0/24".parse().expect("a CIDR"),
+                tunnel: None,
+            }],
+            EgressPolicy::default(),
+        );
+        let view = ClusterView::default();
+        let api_server_backend = snapshot
+            .pick_endpoint(
+                Ipv4Addr::new(10, 96, 0, 1),
+                443,
+                IpAddr::from([10, 244, 0, 9]),
+                &view,
+            )
+            .expect("a pick");
+        assert_eq!(
+            api_server_backend,
+            Some("127.0.0.1:6443".parse().expect("an address"))
+        );
+        assert!(snapshot.is_api_server_host_endpoint(
+            Ipv4Addr::new(10, 96, 0, 1),
+            "127.0.0.1:6443".parse().expect("an address")
+        ));
+        assert!(
+            !snapshot.is_api_server_host_endpoint(
+                Ipv4Addr::new(10, 96, 0, 20),
+                "127.0.0.1:6443".parse().expect("an address")
+            ),
+            "another Service naming a host address is no way out"
+        );
+        assert!(
+            !snapshot.is_api_server_host_endpoint(
+                Ipv4Addr::new(10, 96, 0, 1),
+                "10.244.0.5:6443".parse().expect("an address")
+            ),
+            "a pod endpoint is reached over the pod network"
         );
     }
 }

@@ -1,7 +1,8 @@
 //! Connections to the outside world: refused unless the cluster (the server's
 //! `--allow-egress`) or the pod's namespace (the label `wasmkube.dev/egress: allowed`)
-//! allows them. Allowed ones are the only guest connections that become host sockets,
-//! and the node makes them, not the guest.
+//! allows them. Allowed ones, and connections to the API server through the `kubernetes`
+//! Service (which every pod may make), are the only guest connections that become host
+//! sockets, and the node makes them, not the guest.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +39,12 @@ pub(super) async fn connect(
         );
         return Err(ConnectError::EgressDenied);
     }
+    dial_host(destination).await
+}
+
+/// A host TCP connection made by the node on a guest's behalf, whose guest end is
+/// returned: for an allowed egress connection, or the API server's endpoint.
+pub(super) async fn dial_host(destination: SocketAddr) -> Result<VirtualStream, ConnectError> {
     let host_stream =
         tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(destination))
             .await

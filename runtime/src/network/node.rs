@@ -1,6 +1,7 @@
 //! The node's side of the pod network: pod IPs from the node's podCIDR, and where a
 //! connection goes — a pod of this node (in memory), a Service (one of its endpoints), a
-//! pod of another node (through that node's tunnel), or the outside world (only where
+//! pod of another node (through that node's tunnel), the API server (the `kubernetes`
+//! Service's endpoint, dialled by the node on the host), or the outside world (only where
 //! egress is allowed).
 
 use std::collections::{BTreeSet, HashMap};
@@ -221,6 +222,9 @@ pub(super) async fn connect(
         source.ip(),
         &node.cluster,
     )? {
+        if cluster.is_api_server_host_endpoint(destination_ip, backend) {
+            return egress::dial_host(backend).await;
+        }
         return Box::pin(connect_to_pod_ip(node, source, backend)).await;
     }
     if cluster.is_cluster_address(destination_ip) || node_owns(node, destination_ip) {
