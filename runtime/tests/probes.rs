@@ -494,6 +494,7 @@ spec:
     .await;
     let message = events
         .iter()
+        .filter(|event| event.reason.as_deref() == Some("Unhealthy"))
         .find_map(|event| event.message.clone())
         .unwrap_or_default();
     assert_eq!(

@@ -42,6 +42,9 @@ pub enum ContainerPhase {
 
 pub struct ContainerRecord {
     pub name: String,
+    /// A native sidecar: an init container with `restartPolicy: Always`, which keeps
+    /// running beside the app containers and is restarted whenever it ends.
+    pub sidecar: bool,
     pub image: String,
     pub image_id: Option<String>,
     pub phase: ContainerPhase,
@@ -65,6 +68,7 @@ impl ContainerRecord {
     pub fn new(name: &str, image: &str, backoff: BackoffSettings) -> ContainerRecord {
         ContainerRecord {
             name: name.to_owned(),
+            sidecar: false,
             image: image.to_owned(),
             image_id: None,
             phase: ContainerPhase::Waiting {
@@ -102,6 +106,23 @@ impl ContainerRecord {
     /// one, has succeeded.
     pub fn is_ready(&self) -> bool {
         self.is_started() && self.probes.as_ref().is_none_or(|probes| probes.ready)
+    }
+
+    /// Whether a sidecar lets the next init container start: it has started (and its
+    /// startup probe, if any, succeeded), or it had and has ended since, to be restarted
+    /// beside the rest as the kubelet does.
+    pub fn sidecar_has_started(&self) -> bool {
+        self.is_started() || (self.ever_started && !self.is_running())
+    }
+
+    /// Whether an init container is out of the way of the next one: a regular one
+    /// succeeded, a sidecar started.
+    pub fn initialized(&self) -> bool {
+        if self.sidecar {
+            self.sidecar_has_started()
+        } else {
+            self.succeeded()
+        }
     }
 
     pub fn terminated(&self) -> Option<&TerminatedRecord> {
@@ -176,7 +197,7 @@ impl ContainerRecord {
                 GuestExit {
                     exit_code: 143,
                     reason: "Error",
-                    message: Some(reason.to_owned()),
+                    message: (!reason.is_empty()).then(|| reason.to_owned()),
                 },
                 pod_uid,
             );

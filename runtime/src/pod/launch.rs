@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
-use wasmkube_images::{ImageError, ImageReference, PullPolicy};
+use wasmkube_images::{ImageError, ImageReference, PullPolicy, PulledImage};
 use wasmkube_volumes::PodVolumes;
 
 use super::NodeContext;
+use super::probes::{ContainerReference, EventType, KubeletEvents};
 use crate::attach::GuestStdin;
 use crate::container::environment::{EnvironmentContext, container_argv, container_environment};
 use crate::container::service_links::service_link_variables;
@@ -50,6 +51,20 @@ pub struct LogTarget<'a> {
     pub instance: i32,
 }
 
+/// Where a container's start records the kubelet's events about it (a lifecycle hook's
+/// run records none).
+pub struct StartEvents<'a> {
+    pub events: &'a KubeletEvents,
+    pub reference: ContainerReference,
+}
+
+impl StartEvents<'_> {
+    pub fn record(&self, event_type: EventType, reason: &str, message: String) {
+        self.events
+            .record(&self.reference, event_type, reason, message);
+    }
+}
+
 pub async fn prepare_container(
     context: &NodeContext,
     pod: &Pod,
@@ -57,30 +72,30 @@ pub async fn prepare_container(
     volumes: &PodVolumes,
     log_target: LogTarget<'_>,
     cpu_usage: Arc<CpuUsage>,
+    events: Option<&StartEvents<'_>>,
 ) -> Result<PreparedContainer, StartFailure> {
     let image = container.image.as_deref().unwrap_or_default();
-    let reference = ImageReference::parse(image).map_err(|error| StartFailure::Image {
-        reason: "InvalidImageName",
-        message: format!("Failed to apply default image tag \"{image}\": {error}"),
-    })?;
+    let reference = match ImageReference::parse(image) {
+        Ok(reference) => reference,
+        Err(error) => {
+            let message = format!("Failed to apply default image tag \"{image}\": {error}");
+            if let Some(events) = events {
+                events.record(EventType::Warning, "InspectFailed", message.clone());
+                events.record(
+                    EventType::Warning,
+                    "Failed",
+                    "Error: InvalidImageName".to_owned(),
+                );
+            }
+            return Err(StartFailure::Image {
+                reason: "InvalidImageName",
+                message,
+            });
+        }
+    };
     let policy = PullPolicy::for_container(container.image_pull_policy.as_deref(), &reference)
         .map_err(|error| StartFailure::Config(error.to_string()))?;
-    let pull = context
-        .images
-        .pull(image, policy, context.image_source.as_ref());
-    let pulled = tokio::time::timeout(IMAGE_PULL_TIMEOUT, pull)
-        .await
-        .map_err(|_| StartFailure::Image {
-            reason: "ErrImagePull",
-            message: format!(
-                "failed to pull image \"{image}\": no answer within {} seconds",
-                IMAGE_PULL_TIMEOUT.as_secs()
-            ),
-        })?
-        .map_err(|error: ImageError| StartFailure::Image {
-            reason: error.reason(),
-            message: error.to_string(),
-        })?;
+    let pulled = ensure_image(context, image, policy, events).await?;
     let digest = pulled.digest.to_string();
     let compiled = context
         .guests
@@ -162,11 +177,144 @@ fn container_stdin(
     })
 }
 
+/// Makes the image ready as the kubelet's image manager does, with its events: a cached
+/// image under `IfNotPresent` or `Never` is "already present on machine"; otherwise it
+/// is pulled (`Pulling`, then `Pulled` with the time taken, or `Failed`).
+async fn ensure_image(
+    context: &NodeContext,
+    image: &str,
+    policy: PullPolicy,
+    events: Option<&StartEvents<'_>>,
+) -> Result<PulledImage, StartFailure> {
+    let record = |event_type, reason: &str, message: String| {
+        if let Some(events) = events {
+            events.record(event_type, reason, message);
+        }
+    };
+    let source = context.image_source.as_ref();
+    if policy != PullPolicy::Always {
+        match context.images.pull(image, PullPolicy::Never, source).await {
+            Ok(pulled) => {
+                record(
+                    EventType::Normal,
+                    "Pulled",
+                    format!("Container image \"{image}\" already present on machine"),
+                );
+                return Ok(pulled);
+            }
+            Err(error) if policy == PullPolicy::Never => {
+                let message = error.to_string();
+                record(EventType::Warning, "ErrImageNeverPull", message.clone());
+                record(
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {}", error.reason()),
+                );
+                return Err(StartFailure::Image {
+                    reason: error.reason(),
+                    message,
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    record(
+        EventType::Normal,
+        "Pulling",
+        format!("Pulling image \"{image}\""),
+    );
+    let started = std::time::Instant::now();
+    let pull = context.images.pull(image, policy, source);
+    let (reason, message, cause) = match tokio::time::timeout(IMAGE_PULL_TIMEOUT, pull).await {
+        Ok(Ok(pulled)) => {
+            let took = go_duration_in_milliseconds(started.elapsed());
+            record(
+                EventType::Normal,
+                "Pulled",
+                format!(
+                    "Successfully pulled image \"{image}\" in {took} ({took} including waiting). Image size: {} bytes.",
+                    pulled.size_in_bytes
+                ),
+            );
+            return Ok(pulled);
+        }
+        Ok(Err(error)) => {
+            let cause = match &error {
+                ImageError::Pull { source, .. } => source.to_string(),
+                other => other.to_string(),
+            };
+            (error.reason(), error.to_string(), cause)
+        }
+        Err(_) => {
+            let cause = format!("no answer within {} seconds", IMAGE_PULL_TIMEOUT.as_secs());
+            let message = format!("failed to pull image \"{image}\": {cause}");
+            ("ErrImagePull", message, cause)
+        }
+    };
+    record(
+        EventType::Warning,
+        "Failed",
+        format!("Failed to pull image \"{image}\": {cause}"),
+    );
+    record(EventType::Warning, "Failed", format!("Error: {reason}"));
+    Err(StartFailure::Image { reason, message })
+}
+
+/// A duration as Go prints one truncated to milliseconds (`12ms`, `1.5s`, `2m3.25s`), as
+/// the kubelet's `Pulled` event shows the pull's time.
+pub fn go_duration_in_milliseconds(duration: Duration) -> String {
+    let milliseconds = duration.as_millis();
+    if milliseconds == 0 {
+        return "0s".to_owned();
+    }
+    if milliseconds < 1000 {
+        return format!("{milliseconds}ms");
+    }
+    let minutes = milliseconds / 60_000;
+    let seconds = (milliseconds % 60_000) / 1000;
+    let fraction = format!("{:03}", milliseconds % 1000);
+    let fraction = fraction.trim_end_matches('0');
+    let seconds = if fraction.is_empty() {
+        format!("{seconds}s")
+    } else {
+        format!("{seconds}.{fraction}s")
+    };
+    if minutes > 0 {
+        format!("{minutes}m{seconds}")
+    } else {
+        seconds
+    }
+}
+
 /// The image without its tag or digest, for `imageID` (`name@sha256:…`).
 fn image_name(image: &str) -> &str {
     let without_digest = image.split('@').next().unwrap_or(image);
     match without_digest.rsplit_once(':') {
         Some((name, tag)) if !tag.contains('/') => name,
         _ => without_digest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_times_read_as_go_prints_them() {
+        let cases = [
+            (0, "0s"),
+            (12, "12ms"),
+            (999, "999ms"),
+            (1000, "1s"),
+            (1500, "1.5s"),
+            (1661, "1.661s"),
+            (123_250, "2m3.25s"),
+        ];
+        for (milliseconds, expected) in cases {
+            assert_eq!(
+                go_duration_in_milliseconds(Duration::from_millis(milliseconds)),
+                expected
+            );
+        }
     }
 }

@@ -48,4 +48,6 @@ pub struct NodeContext {
     pub network: NodeNetwork,
     /// The stdin pipes of containers with `stdin: true`, which attaches write to.
     pub stdins: crate::attach::ContainerStdins,
+    /// The running containers' sandboxes, where `kubectl exec` runs commands.
+    pub exec_sandboxes: crate::exec::ExecSandboxes,
 }

@@ -34,23 +34,46 @@ impl Restart {
     }
 }
 
-/// The kubelet's phase rules (`getPhase`).
+/// The kubelet's phase rules (`getPhase`). `initialized` says the pod has been
+/// initialized before (its Initialized condition was True), after which a sidecar that
+/// is restarting no longer holds the pod in Pending. Terminated sidecars count for
+/// nothing: they are stopped when the app containers are done.
 pub fn pod_phase(
     init_containers: &[ContainerRecord],
     containers: &[ContainerRecord],
     restart: Restart,
+    initialized: bool,
 ) -> &'static str {
-    let initialized = init_containers.iter().all(|record| record.succeeded());
-    if !initialized {
-        let failed_for_good = restart == Restart::Never
-            && init_containers.iter().any(|record| {
-                record
-                    .terminated()
-                    .is_some_and(|terminated| terminated.exit_code != 0)
-            });
-        return if failed_for_good { "Failed" } else { "Pending" };
-    }
+    let (mut pending_regular_init, mut pending_sidecars, mut failed_initialization) = (0, 0, 0);
     let (mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0);
+    for record in init_containers {
+        let last_exit_code = record.last_terminated.as_ref().map(|last| last.exit_code);
+        match (&record.phase, record.sidecar) {
+            (ContainerPhase::Running { .. }, false) => pending_regular_init += 1,
+            (ContainerPhase::Terminated(terminated), false) => {
+                if terminated.exit_code != 0 {
+                    failed_initialization += 1;
+                }
+            }
+            (ContainerPhase::Waiting { .. }, false) => match last_exit_code {
+                Some(0) => {}
+                Some(_) => failed_initialization += 1,
+                None => pending_regular_init += 1,
+            },
+            (ContainerPhase::Running { .. }, true) => {
+                if !record.is_started() {
+                    pending_sidecars += 1;
+                }
+                running += 1;
+            }
+            (ContainerPhase::Terminated(_), true) => {}
+            (ContainerPhase::Waiting { .. }, true) => {
+                if last_exit_code.is_none() {
+                    pending_sidecars += 1;
+                }
+            }
+        }
+    }
     for record in containers {
         match &record.phase {
             ContainerPhase::Running { .. } => running += 1,
@@ -64,7 +87,9 @@ pub fn pod_phase(
             ContainerPhase::Waiting { .. } => waiting += 1,
         }
     }
-    if waiting > 0 {
+    if failed_initialization > 0 && restart == Restart::Never {
+        "Failed"
+    } else if pending_regular_init > 0 || (pending_sidecars > 0 && !initialized) || waiting > 0 {
         "Pending"
     } else if running > 0 {
         "Running"
@@ -113,19 +138,33 @@ fn names(records: &[&ContainerRecord]) -> String {
     format!("[{}]", names.join(" "))
 }
 
-/// PodScheduled, Initialized, ContainersReady and Ready.
+/// PodScheduled, Initialized, ContainersReady and Ready. Once `initialized`, the pod
+/// stays Initialized; sidecars count towards readiness like app containers.
 pub fn pod_conditions(
     init_containers: &[ContainerRecord],
     containers: &[ContainerRecord],
     phase: &str,
+    initialized: bool,
     previous: &[PodCondition],
 ) -> Vec<PodCondition> {
-    let incomplete: Vec<&ContainerRecord> = init_containers
+    let incomplete: Vec<&ContainerRecord> = if initialized {
+        Vec::new()
+    } else {
+        init_containers
+            .iter()
+            .filter(|record| {
+                if record.sidecar {
+                    !record.is_started()
+                } else {
+                    !record.succeeded()
+                }
+            })
+            .collect()
+    };
+    let unready: Vec<&ContainerRecord> = init_containers
         .iter()
-        .filter(|record| !record.succeeded())
-        .collect();
-    let unready: Vec<&ContainerRecord> = containers
-        .iter()
+        .filter(|record| record.sidecar)
+        .chain(containers)
         .filter(|record| !record.is_ready())
         .collect();
     let terminal = matches!(phase, "Succeeded" | "Failed");
@@ -164,4 +203,102 @@ pub fn pod_conditions(
             previous,
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest::GuestExit;
+    use crate::pod::backoff::BackoffSettings;
+
+    fn record(name: &str, sidecar: bool) -> ContainerRecord {
+        let mut record = ContainerRecord::new(name, "testbox:1", BackoffSettings::default());
+        record.sidecar = sidecar;
+        record
+    }
+
+    fn running(mut record: ContainerRecord) -> ContainerRecord {
+        record.started(tokio::spawn(async {}).abort_handle());
+        record
+    }
+
+    fn exited(mut record: ContainerRecord, exit_code: i32) -> ContainerRecord {
+        record.started(tokio::spawn(async {}).abort_handle());
+        let reason = if exit_code == 0 { "Completed" } else { "Error" };
+        record.exited(
+            GuestExit {
+                exit_code,
+                reason,
+                message: None,
+            },
+            "uid",
+        );
+        record
+    }
+
+    #[tokio::test]
+    async fn a_started_sidecar_lets_the_pod_initialize_and_run() {
+        let init = [running(record("proxy", true))];
+        let app = [running(record("app", false))];
+        assert!(init[0].initialized());
+        assert_eq!(pod_phase(&init, &app, Restart::Always, true), "Running");
+        let conditions = pod_conditions(&init, &app, "Running", false, &[]);
+        let statuses: Vec<(&str, &str)> = conditions
+            .iter()
+            .map(|condition| (condition.type_.as_str(), condition.status.as_str()))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("PodScheduled", "True"),
+                ("Initialized", "True"),
+                ("ContainersReady", "True"),
+                ("Ready", "True")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sidecar_not_yet_started_keeps_the_pod_pending_only_before_initialization() {
+        let init = [record("proxy", true)];
+        let app = [record("app", false)];
+        assert!(!init[0].initialized());
+        assert_eq!(pod_phase(&init, &app, Restart::Never, false), "Pending");
+        let conditions = pod_conditions(&init, &app, "Pending", false, &[]);
+        assert_eq!(
+            conditions[1].message.as_deref(),
+            Some("containers with incomplete status: [proxy]")
+        );
+        assert_eq!(
+            conditions[3].message.as_deref(),
+            Some("containers with unready status: [proxy app]")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_jobs_pod_succeeds_once_its_app_is_done_and_its_sidecar_stopped() {
+        let app = [exited(record("app", false), 0)];
+        // While the sidecar still runs, the pod runs.
+        let init = [running(record("proxy", true))];
+        assert_eq!(pod_phase(&init, &app, Restart::Never, true), "Running");
+        // Stopped (exit 143), it counts for nothing.
+        let init = [exited(record("proxy", true), 143)];
+        assert_eq!(pod_phase(&init, &app, Restart::Never, true), "Succeeded");
+        let failed_app = [exited(record("app", false), 1)];
+        assert_eq!(
+            pod_phase(&init, &failed_app, Restart::Never, true),
+            "Failed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_regular_init_container_fails_a_pod_that_never_restarts() {
+        let init = [
+            running(record("proxy", true)),
+            exited(record("setup", false), 1),
+        ];
+        let app = [record("app", false)];
+        assert_eq!(pod_phase(&init, &app, Restart::Never, false), "Failed");
+        assert_eq!(pod_phase(&init, &app, Restart::OnFailure, false), "Pending");
+    }
 }

@@ -2,6 +2,7 @@
 
 mod config;
 mod container_resources;
+mod container_restart_policy;
 mod cron_schedule;
 mod jobs;
 mod metadata;

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::container_resources::validate_resources;
+use super::container_restart_policy::validate_container_restart_policy;
 use crate::field_error::FieldError;
 use crate::labels::{validate_annotations, validate_labels};
 use crate::names::{
@@ -96,6 +97,11 @@ pub fn validate_pod_spec(spec: &Value, path: &str) -> Vec<FieldError> {
                 container,
                 &container_path,
                 &volume_names,
+            ));
+            errors.extend(validate_container_restart_policy(
+                list,
+                container,
+                &container_path,
             ));
             let name = text(container, "name");
             if !name.is_empty() && !container_names.insert(name.to_string()) {

@@ -1,16 +1,21 @@
-//! The node's events about containers, as the kubelet records them: core/v1 Events about
-//! the pod with the container's field path, from the component `kubelet` on this host. A
-//! repeat (same container, type, reason and message) bumps the first event's count, as
-//! client-go's correlator does, so a probe failing every period does not flood the
-//! namespace. Failures to write are logged, never returned: an event is a courtesy.
+//! The node's events about pods and their containers, as the kubelet records them:
+//! core/v1 Events about the pod (with the container's field path when they are about
+//! one), from the component `kubelet` on this host. A repeat (same object, type, reason
+//! and message) bumps the first event's count, as client-go's correlator does, so a
+//! probe failing every period does not flood the namespace.
+//!
+//! Recording never waits for the API server: each pod's events go into a queue that a
+//! task of their own writes in order, as client-go's broadcaster does, so events cost
+//! the pod's start-up nothing. Failures to write are logged, never returned: an event
+//! is a courtesy.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use tokio::sync::mpsc;
 
 const COMPONENT: &str = "kubelet";
 /// At most this many distinct events are remembered for correlation per pod; beyond it
@@ -33,18 +38,21 @@ impl EventType {
     }
 }
 
-/// The container an event is about.
+/// The pod, or the container of a pod, an event is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ContainerReference {
     pub namespace: String,
     pub pod_name: String,
     pub pod_uid: String,
+    /// Empty when the event is about the pod as a whole.
     pub container_name: String,
+    /// Whether the container is one of the pod's init containers (sidecars included).
+    pub init: bool,
 }
 
 impl ContainerReference {
-    /// An app container of `pod`.
-    pub fn new(pod: &Pod, container_name: &str) -> ContainerReference {
+    /// An app container (`init` false) or an init container (`init` true) of `pod`.
+    pub fn of(pod: &Pod, container_name: &str, init: bool) -> ContainerReference {
         ContainerReference {
             namespace: pod
                 .metadata
@@ -54,11 +62,27 @@ impl ContainerReference {
             pod_name: pod.metadata.name.clone().unwrap_or_default(),
             pod_uid: pod.metadata.uid.clone().unwrap_or_default(),
             container_name: container_name.to_owned(),
+            init,
         }
     }
 
-    fn field_path(&self) -> String {
-        format!("spec.containers{{{}}}", self.container_name)
+    /// The pod itself, for events about no container in particular (`FailedMount`).
+    pub fn pod(pod: &Pod) -> ContainerReference {
+        ContainerReference::of(pod, "", false)
+    }
+
+    /// `spec.containers{NAME}` or `spec.initContainers{NAME}`, as the kubelet's
+    /// `GenerateContainerRef` names the container; none for the pod itself.
+    fn field_path(&self) -> Option<String> {
+        if self.container_name.is_empty() {
+            return None;
+        }
+        let list = if self.init {
+            "initContainers"
+        } else {
+            "containers"
+        };
+        Some(format!("spec.{list}{{{}}}", self.container_name))
     }
 }
 
@@ -70,49 +94,82 @@ struct EventKey {
     message: String,
 }
 
-/// Writes one pod's container events.
+/// An event waiting to be written, with the time it happened.
+struct PendingEvent {
+    key: EventKey,
+    at: Timestamp,
+}
+
+/// Records one pod's events; the writing happens on a task of its own, which ends once
+/// this is dropped and the queue is written out.
 pub struct KubeletEvents {
-    client: kube::Client,
-    node_name: String,
-    recorded: Mutex<HashMap<EventKey, (String, i32)>>,
+    queue: mpsc::UnboundedSender<PendingEvent>,
 }
 
 impl KubeletEvents {
+    /// Starts the pod's event writer; must be called within a tokio runtime.
     pub fn new(client: kube::Client, node_name: String) -> KubeletEvents {
-        KubeletEvents {
+        let (queue, pending) = mpsc::unbounded_channel();
+        let writer = EventWriter {
             client,
             node_name,
-            recorded: Mutex::new(HashMap::new()),
-        }
+            recorded: HashMap::new(),
+            last_name_nanoseconds: 0,
+        };
+        tokio::spawn(writer.run(pending));
+        KubeletEvents { queue }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EventKey, (String, i32)>> {
-        self.recorded
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub async fn record(
+    /// Queues an event; it is written shortly, in the order recorded.
+    pub fn record(
         &self,
         container: &ContainerReference,
         event_type: EventType,
         reason: &str,
         message: String,
     ) {
-        let key = EventKey {
-            container: container.clone(),
-            event_type,
-            reason: reason.to_owned(),
-            message,
+        let pending = PendingEvent {
+            key: EventKey {
+                container: container.clone(),
+                event_type,
+                reason: reason.to_owned(),
+                message,
+            },
+            at: Timestamp::now(),
         };
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &container.namespace);
-        let repeat = self.lock().get_mut(&key).map(|(name, count)| {
+        // The writer ends only after every sender is gone, so the send cannot fail while
+        // this value exists; a runtime shutting down may have stopped it, which loses
+        // nothing but a courtesy.
+        let _ = self.queue.send(pending);
+    }
+}
+
+/// Writes one pod's events in order, correlating repeats.
+struct EventWriter {
+    client: kube::Client,
+    node_name: String,
+    recorded: HashMap<EventKey, (String, i32)>,
+    /// The time in the last event's name, so that two events recorded within the same
+    /// nanosecond still get distinct names.
+    last_name_nanoseconds: i128,
+}
+
+impl EventWriter {
+    async fn run(mut self, mut pending: mpsc::UnboundedReceiver<PendingEvent>) {
+        while let Some(event) = pending.recv().await {
+            self.write(event).await;
+        }
+    }
+
+    async fn write(&mut self, pending: PendingEvent) {
+        let PendingEvent { key, at } = pending;
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &key.container.namespace);
+        let repeat = self.recorded.get_mut(&key).map(|(name, count)| {
             *count += 1;
             (name.clone(), *count)
         });
         if let Some((name, count)) = repeat {
-            let patch =
-                serde_json::json!({"count": count, "lastTimestamp": Time(Timestamp::now())});
+            let patch = serde_json::json!({"count": count, "lastTimestamp": Time(at)});
             match api
                 .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
@@ -123,29 +180,29 @@ impl KubeletEvents {
                 }
             }
         }
-        let event = self.event(&key);
+        let event = self.event(&key, at);
         let name = event.metadata.name.clone().unwrap_or_default();
         match api.create(&PostParams::default(), &event).await {
             Ok(_) => {
-                let mut recorded = self.lock();
-                if recorded.len() >= MAXIMUM_REMEMBERED_EVENTS {
-                    recorded.clear();
+                if self.recorded.len() >= MAXIMUM_REMEMBERED_EVENTS {
+                    self.recorded.clear();
                 }
-                recorded.insert(key, (name, 1));
+                self.recorded.insert(key, (name, 1));
             }
             Err(error) => {
-                tracing::warn!(%error, reason, pod = %container.pod_name, "cannot write an event");
+                tracing::warn!(%error, reason = %key.reason, pod = %key.container.pod_name, "cannot write an event");
             }
         }
     }
 
-    fn event(&self, key: &EventKey) -> Event {
-        let now = Timestamp::now();
+    fn event(&mut self, key: &EventKey, at: Timestamp) -> Event {
         let container = &key.container;
+        let nanoseconds = at.as_nanosecond().max(self.last_name_nanoseconds + 1);
+        self.last_name_nanoseconds = nanoseconds;
         Event {
             metadata: ObjectMeta {
                 // Kubernetes' recorder names events after the object and the time.
-                name: Some(format!("{}.{:x}", container.pod_name, now.as_nanosecond())),
+                name: Some(format!("{}.{nanoseconds:x}", container.pod_name)),
                 namespace: Some(container.namespace.clone()),
                 ..Default::default()
             },
@@ -155,7 +212,7 @@ impl KubeletEvents {
                 name: Some(container.pod_name.clone()),
                 namespace: Some(container.namespace.clone()),
                 uid: Some(container.pod_uid.clone()),
-                field_path: Some(container.field_path()),
+                field_path: container.field_path(),
                 ..Default::default()
             },
             type_: Some(key.event_type.as_str().to_owned()),
@@ -167,8 +224,8 @@ impl KubeletEvents {
             }),
             reporting_component: Some(COMPONENT.to_owned()),
             reporting_instance: Some(self.node_name.clone()),
-            first_timestamp: Some(Time(now)),
-            last_timestamp: Some(Time(now)),
+            first_timestamp: Some(Time(at)),
+            last_timestamp: Some(Time(at)),
             count: Some(1),
             ..Default::default()
         }

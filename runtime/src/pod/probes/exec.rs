@@ -7,8 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::attach::GuestStdin;
 use crate::guest::{
-    CapturedOutput, CompiledGuest, GuestLaunch, GuestMount, GuestOutput, GuestRuntime,
+    CapturedOutput, CompiledGuest, GuestExit, GuestLaunch, GuestMount, GuestOutput, GuestRuntime,
 };
 use crate::limits::cpu::CpuQuota;
 use crate::network::PodNetwork;
@@ -55,6 +56,39 @@ impl ExecSandbox {
             network: launch.network.clone(),
         }
     }
+
+    /// A launch of `argv` in this sandbox, the container's image run again as a new
+    /// guest: an exec probe's, or `kubectl exec`'s (`crate::exec`). It has limits of its
+    /// own, equal to the container's, and serves no HTTP port.
+    pub fn command_launch(
+        &self,
+        argv: Vec<String>,
+        output: GuestOutput,
+        stdin: Option<Arc<GuestStdin>>,
+    ) -> GuestLaunch {
+        GuestLaunch {
+            argv,
+            env: self.env.clone(),
+            working_dir: self.working_dir.clone(),
+            mounts: self.mounts.clone(),
+            output,
+            memory_limit_bytes: self.memory_limit_bytes,
+            cpu_quota: self.cpu_quota,
+            cpu_usage: Arc::default(),
+            memory_usage: Arc::default(),
+            network: self.network.clone(),
+            http_port: None,
+            stdin,
+        }
+    }
+
+    /// Runs a launch on the guests' runtime.
+    pub fn spawn(&self, launch: GuestLaunch) -> tokio::task::JoinHandle<GuestExit> {
+        let guests = Arc::clone(&self.guests);
+        let compiled = Arc::clone(&self.compiled);
+        self.executor
+            .spawn(async move { guests.run(&compiled, launch).await })
+    }
 }
 
 pub async fn run_exec_probe(
@@ -66,25 +100,12 @@ pub async fn run_exec_probe(
         return ProbeOutcome::Errored("the exec probe has no command".to_owned());
     }
     let output = CapturedOutput::new(MAX_OUTPUT_BYTES);
-    let launch = GuestLaunch {
-        argv: command.to_vec(),
-        env: sandbox.env.clone(),
-        working_dir: sandbox.working_dir.clone(),
-        mounts: sandbox.mounts.clone(),
-        output: GuestOutput::Captured(output.clone()),
-        memory_limit_bytes: sandbox.memory_limit_bytes,
-        cpu_quota: sandbox.cpu_quota,
-        cpu_usage: Arc::default(),
-        memory_usage: Arc::default(),
-        network: sandbox.network.clone(),
-        http_port: None,
-        stdin: None,
-    };
-    let guests = Arc::clone(&sandbox.guests);
-    let compiled = Arc::clone(&sandbox.compiled);
-    let mut run = sandbox
-        .executor
-        .spawn(async move { guests.run(&compiled, launch).await });
+    let launch = sandbox.command_launch(
+        command.to_vec(),
+        GuestOutput::Captured(output.clone()),
+        None,
+    );
+    let mut run = sandbox.spawn(launch);
     match tokio::time::timeout(timeout, &mut run).await {
         Err(_) => {
             // Stopping the task drops the guest at its next yield point.

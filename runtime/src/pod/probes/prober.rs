@@ -99,7 +99,7 @@ async fn probe_loop(spec: ProbeSpec, target: Arc<ProbeTarget>, gate: StartGate) 
     loop {
         ticks.tick().await;
         let outcome = probe_with_retries(&spec, &target).await;
-        record_event(&spec, &target, &outcome).await;
+        record_event(&spec, &target, &outcome);
         let Some(result) = outcome.passed().and_then(|passed| counter.observe(passed)) else {
             continue;
         };
@@ -167,7 +167,7 @@ async fn probe_once(spec: &ProbeSpec, target: &ProbeTarget) -> ProbeOutcome {
 
 /// The kubelet's events for a probe's run: `Unhealthy` for a failure or an error,
 /// `ProbeWarning` for a success with a warning.
-async fn record_event(spec: &ProbeSpec, target: &ProbeTarget, outcome: &ProbeOutcome) {
+fn record_event(spec: &ProbeSpec, target: &ProbeTarget, outcome: &ProbeOutcome) {
     let kind = spec.kind.title();
     let (reason, message) = match outcome {
         ProbeOutcome::Success => return,
@@ -183,6 +183,5 @@ async fn record_event(spec: &ProbeSpec, target: &ProbeTarget, outcome: &ProbeOut
     tracing::debug!(pod = %target.reference.pod_name, container = %target.reference.container_name, %message, "probe");
     target
         .events
-        .record(&target.reference, EventType::Warning, reason, message)
-        .await;
+        .record(&target.reference, EventType::Warning, reason, message);
 }

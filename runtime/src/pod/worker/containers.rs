@@ -11,8 +11,10 @@ use tokio::time::Instant;
 use super::{ContainerExitMessage, PodWorker, go_duration};
 use crate::container::libtest_shards::{requested_shard, run_shard};
 use crate::pod::container_record::{ContainerPhase, ContainerRecord};
-use crate::pod::launch::{LogTarget, PreparedContainer, StartFailure, prepare_container};
-use crate::pod::probes::ExecSandbox;
+use crate::pod::launch::{
+    LogTarget, PreparedContainer, StartEvents, StartFailure, prepare_container,
+};
+use crate::pod::probes::{ContainerReference, EventType, ExecSandbox};
 use crate::pod::status::Restart;
 use crate::resource_usage::ContainerIdentity;
 
@@ -25,6 +27,9 @@ impl PodWorker {
         indices: Vec<usize>,
         mut wake: Instant,
     ) -> Instant {
+        if indices.is_empty() {
+            return wake;
+        }
         let now = Instant::now();
         let mut ready = Vec::new();
         for index in indices {
@@ -34,12 +39,19 @@ impl PodWorker {
                     if let ContainerPhase::Waiting { reason, message } = &record.phase
                         && reason == "ErrImagePull"
                     {
-                        let message = format!(
-                            "Back-off pulling image \"{}\": {}",
-                            record.image,
-                            message.clone().unwrap_or_default()
-                        );
+                        let back_off = format!("Back-off pulling image \"{}\"", record.image);
+                        let message =
+                            format!("{back_off}: {}", message.clone().unwrap_or_default());
                         record.wait("ImagePullBackOff", Some(message));
+                        let name = record.name.clone();
+                        self.record_event(init, &name, EventType::Normal, "BackOff", back_off);
+                        self.record_event(
+                            init,
+                            &name,
+                            EventType::Warning,
+                            "Failed",
+                            "Error: ImagePullBackOff".to_owned(),
+                        );
                     }
                     wake = wake.min(not_before);
                 }
@@ -55,7 +67,14 @@ impl PodWorker {
         } else {
             spec.containers
         };
-        let preparations = ready.iter().map(|&index| {
+        let start_events: Vec<StartEvents<'_>> = ready
+            .iter()
+            .map(|&index| StartEvents {
+                events: &self.events,
+                reference: ContainerReference::of(&self.pod, &containers[index].name, init),
+            })
+            .collect();
+        let preparations = ready.iter().zip(&start_events).map(|(&index, events)| {
             let record = if init {
                 &self.init[index]
             } else {
@@ -72,6 +91,7 @@ impl PodWorker {
                 volumes,
                 log_target,
                 Arc::clone(&record.cpu_usage),
+                Some(events),
             )
         });
         let prepared = futures::future::join_all(preparations).await;
@@ -118,8 +138,10 @@ impl PodWorker {
             Arc::clone(&prepared.launch.cpu_usage),
             Arc::clone(&prepared.launch.memory_usage),
         );
-        // Exec probes run the container's image again in its sandbox.
-        let probe_sandbox = (!init).then(|| {
+        // Exec probes run the container's image again in its sandbox. Init containers
+        // have no probes, except sidecars.
+        let has_probes = !init || self.record_mut(init, index).sidecar;
+        let probe_sandbox = has_probes.then(|| {
             ExecSandbox::for_launch(
                 Arc::clone(&self.context.guests),
                 self.context.guest_executor.clone(),
@@ -129,8 +151,21 @@ impl PodWorker {
         });
         // An app container of a pod that asks for it runs as one shard of a libtest binary.
         let shard = (!init).then(|| requested_shard(&self.pod)).flatten();
+        // `kubectl exec` runs commands in the same sandbox while this run lasts.
+        let exec_container = self.record_mut(init, index).name.clone();
+        let exec_registration = self.context.exec_sandboxes.register(
+            &self.uid,
+            &exec_container,
+            ExecSandbox::for_launch(
+                Arc::clone(&self.context.guests),
+                self.context.guest_executor.clone(),
+                Arc::clone(&prepared.compiled),
+                &prepared.launch,
+            ),
+        );
         let task = self.context.guest_executor.spawn(async move {
             let _registration = registration;
+            let _exec_registration = exec_registration;
             let exit = match shard {
                 None => guests.run(&prepared.compiled, prepared.launch).await,
                 Some(shard) => run_shard(&guests, &prepared.compiled, prepared.launch, shard).await,
@@ -149,8 +184,23 @@ impl PodWorker {
         let record = self.record_mut(init, index);
         record.image_id = Some(prepared.image_id);
         record.started(task.abort_handle());
+        let name = record.name.clone();
+        self.record_event(
+            init,
+            &name,
+            EventType::Normal,
+            "Created",
+            format!("Created container: {name}"),
+        );
+        self.record_event(
+            init,
+            &name,
+            EventType::Normal,
+            "Started",
+            format!("Started container {name}"),
+        );
         if let Some(sandbox) = probe_sandbox {
-            self.start_probes(index, run, sandbox);
+            self.start_probes(init, index, run, sandbox);
         }
     }
 
@@ -160,6 +210,18 @@ impl PodWorker {
         index: usize,
         failure: StartFailure,
     ) -> Instant {
+        // Image failures recorded their events while pulling; the others are the
+        // kubelet's "Error: MESSAGE".
+        if let StartFailure::Config(message) | StartFailure::Create(message) = &failure {
+            let name = self.record_mut(init, index).name.clone();
+            self.record_event(
+                init,
+                &name,
+                EventType::Warning,
+                "Failed",
+                format!("Error: {message}"),
+            );
+        }
         let record = self.record_mut(init, index);
         let (reason, message, delay) = match failure {
             StartFailure::Image { reason, message } => {
@@ -201,7 +263,10 @@ impl PodWorker {
         let record = self.record_mut(message.init, message.index);
         let exit_code = message.exit.exit_code;
         record.exited(message.exit, &uid);
-        let restarts = if message.init {
+        // A sidecar is restarted whenever it ends, whatever the pod's restartPolicy.
+        let restarts = if record.sidecar {
+            true
+        } else if message.init {
             exit_code != 0 && restart != Restart::Never
         } else {
             restart.restarts(exit_code)
@@ -230,5 +295,13 @@ impl PodWorker {
         );
         record.wait("CrashLoopBackOff", Some(message));
         record.not_before = Some(Instant::now() + delay);
+        let name = record.name.clone();
+        self.record_event(
+            init,
+            &name,
+            EventType::Warning,
+            "BackOff",
+            format!("Back-off restarting failed container {name} in pod {pod_key}"),
+        );
     }
 }

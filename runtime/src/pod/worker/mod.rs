@@ -6,6 +6,7 @@ mod containers;
 mod network;
 mod probing;
 mod publish;
+mod stopping;
 mod termination;
 
 use std::sync::Arc;
@@ -23,7 +24,9 @@ use crate::network::PodNetwork;
 use crate::pod::NodeContext;
 use crate::pod::adoption::adopt_container_status;
 use crate::pod::container_record::{ContainerPhase, ContainerRecord};
-use crate::pod::probes::{KubeletEvents, PodPortConnector, ProbeReport};
+use crate::pod::probes::{
+    ContainerReference, EventType, KubeletEvents, PodPortConnector, ProbeReport,
+};
 use crate::pod::status::{Restart, pod_phase};
 
 /// How often a running pod's projected volumes are refreshed and its emptyDirs measured.
@@ -98,6 +101,9 @@ struct PodWorker {
     next_run: u64,
     volumes: Option<PodVolumes>,
     stage: Stage,
+    /// Whether the pod has been initialized (its Initialized condition turned True): from
+    /// then on a restarting sidecar does not hold it in Pending.
+    initialized: bool,
     /// Why the pod failed as a whole (`DeadlineExceeded`, `Evicted`), with a message.
     failure: Option<(String, String)>,
     start_time: Timestamp,
@@ -135,11 +141,15 @@ fn records(containers: Option<&Vec<Container>>, context: &NodeContext) -> Vec<Co
         .into_iter()
         .flatten()
         .map(|container| {
-            ContainerRecord::new(
+            let mut record = ContainerRecord::new(
                 &container.name,
                 container.image.as_deref().unwrap_or_default(),
                 context.backoff,
-            )
+            );
+            // Only an init container may carry a restartPolicy, and Always is its only
+            // value: a native sidecar.
+            record.sidecar = container.restart_policy.as_deref() == Some("Always");
+            record
         })
         .collect()
 }
@@ -148,6 +158,11 @@ impl PodWorker {
     fn new(context: Arc<NodeContext>, pod: Pod) -> PodWorker {
         let spec = pod.spec.clone().unwrap_or_default();
         let mut init = records(spec.init_containers.as_ref(), &context);
+        // As the kubelet shows them, init containers that have not been created yet wait
+        // in PodInitializing, like the app containers.
+        for record in &mut init {
+            record.wait("PodInitializing", None);
+        }
         let mut app = records(Some(&spec.containers), &context);
         let status = pod.status.clone().unwrap_or_default();
         for (records, statuses) in [
@@ -164,6 +179,11 @@ impl PodWorker {
             }
         }
         let already_over = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
+        let initialized = status
+            .conditions
+            .iter()
+            .flatten()
+            .any(|condition| condition.type_ == "Initialized" && condition.status == "True");
         let (exits_sender, exits) = mpsc::unbounded_channel();
         let (probe_reports_sender, probe_reports) = mpsc::unbounded_channel();
         PodWorker {
@@ -179,6 +199,7 @@ impl PodWorker {
             } else {
                 Stage::MountingVolumes
             },
+            initialized,
             failure: already_over
                 .then(|| {
                     Some((
@@ -279,22 +300,28 @@ impl PodWorker {
         }
         wake = wake.min(self.next_volume_check);
         if self.stage == Stage::Initializing {
-            match self.init.iter().position(|record| !record.succeeded()) {
-                None => self.stage = Stage::Running,
+            if self.phase() == "Failed" {
+                self.finish();
+                return wake;
+            }
+            match self.init.iter().position(|record| !record.initialized()) {
+                None => {
+                    self.stage = Stage::Running;
+                    self.initialized = true;
+                }
                 Some(index) => {
-                    if pod_phase(&self.init, &self.app, self.restart) == "Failed" {
-                        self.stage = Stage::Finished;
-                        return wake;
-                    }
                     for record in &mut self.app {
                         if !record.ever_started {
                             record.wait("PodInitializing", None);
                         }
                     }
-                    if self.init[index].is_running() {
-                        return wake;
+                    // The sidecars before it keep running (restarted when they end)
+                    // while this one starts or runs.
+                    let mut due = self.sidecars_due(index);
+                    if !self.init[index].is_running() {
+                        due.push(index);
                     }
-                    return self.start_due(true, vec![index], wake).await;
+                    return self.start_due(true, due, wake).await;
                 }
             }
         }
@@ -302,10 +329,26 @@ impl PodWorker {
             .filter(|&index| self.app_container_should_run(index))
             .collect();
         if due.is_empty() && self.app.iter().all(|record| !record.is_running()) {
-            self.stage = Stage::Finished;
+            // The app containers are done for good: the sidecars are stopped and the pod
+            // completes, as a Job's pod with a sidecar does.
+            self.finish();
             return wake;
         }
+        let sidecars = self.sidecars_due(self.init.len());
+        wake = self.start_due(true, sidecars, wake).await;
         self.start_due(false, due, wake).await
+    }
+
+    /// The sidecars among the first `before` init containers that are not running: each
+    /// is started again (after its back-off) whatever the pod's restartPolicy.
+    fn sidecars_due(&self, before: usize) -> Vec<usize> {
+        (0..before.min(self.init.len()))
+            .filter(|&index| self.init[index].sidecar && !self.init[index].is_running())
+            .collect()
+    }
+
+    fn phase(&self) -> &'static str {
+        pod_phase(&self.init, &self.app, self.restart, self.initialized)
     }
 
     fn app_container_should_run(&self, index: usize) -> bool {
@@ -333,13 +376,6 @@ impl PodWorker {
         self.stage = Stage::Finished;
     }
 
-    fn stop_everything(&mut self, reason: &str) {
-        let uid = self.uid.clone();
-        for record in self.init.iter_mut().chain(self.app.iter_mut()) {
-            record.kill(&uid, reason);
-        }
-    }
-
     /// Sets up the pod's volumes; a failure leaves the containers waiting in
     /// `ContainerCreating` with the reason, and is retried.
     async fn mount_volumes(&mut self) -> bool {
@@ -358,6 +394,12 @@ impl PodWorker {
             Err(error) => {
                 let message = error.to_string();
                 tracing::info!(pod = %self.name(), %message, "cannot mount the pod's volumes");
+                self.events.record(
+                    &ContainerReference::pod(&self.pod),
+                    EventType::Warning,
+                    "FailedMount",
+                    message.clone(),
+                );
                 for record in self.init.iter_mut().chain(self.app.iter_mut()) {
                     if !record.ever_started {
                         record.wait("ContainerCreating", Some(message.clone()));

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Container;
+
 use tokio::time::Instant;
 
 use super::PodWorker;
@@ -14,20 +16,31 @@ use crate::pod::probes::{
 use crate::pod::status::Restart;
 
 impl PodWorker {
-    /// Starts the probes of the run `run` of the app container at `index`, which just
-    /// started.
-    pub(super) fn start_probes(&mut self, index: usize, run: u64, sandbox: ExecSandbox) {
-        let Some(container) = self
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.containers.get(index))
-            .cloned()
-        else {
+    /// The spec of an app container (`init` false) or an init container.
+    fn container_spec(&self, init: bool, index: usize) -> Option<Container> {
+        let spec = self.pod.spec.as_ref()?;
+        let containers = if init {
+            spec.init_containers.as_ref()?
+        } else {
+            &spec.containers
+        };
+        containers.get(index).cloned()
+    }
+
+    /// Starts the probes of the run `run` of the app container or sidecar at `index`,
+    /// which just started.
+    pub(super) fn start_probes(
+        &mut self,
+        init: bool,
+        index: usize,
+        run: u64,
+        sandbox: ExecSandbox,
+    ) {
+        let Some(container) = self.container_spec(init, index) else {
             return;
         };
         let target = ProbeTarget {
-            reference: ContainerReference::new(&self.pod, &container.name),
+            reference: ContainerReference::of(&self.pod, &container.name, init),
             container,
             container_index: index,
             run,
@@ -37,7 +50,8 @@ impl PodWorker {
             events: std::sync::Arc::clone(&self.events),
             reports: self.probe_reports_sender.clone(),
         };
-        if let Some(record) = self.app.get_mut(index) {
+        let records = if init { &mut self.init } else { &mut self.app };
+        if let Some(record) = records.get_mut(index) {
             record.probes = start_container_probes(target);
         }
     }
@@ -45,15 +59,12 @@ impl PodWorker {
     /// Takes a probe's result into its container's record, unless it is about a run that
     /// has ended since.
     pub(super) async fn probe_reported(&mut self, report: ProbeReport) {
-        let index = report.container_index;
-        if !self.is_current(false, index, report.run) {
-            return;
-        }
-        let Some(probes) = self
-            .app
-            .get_mut(index)
-            .and_then(|record| record.probes.as_mut())
+        // Runs are numbered across the pod's containers, so the run names the container.
+        let Some(&(init, index, _)) = self.runs.iter().find(|(_, _, run)| *run == report.run)
         else {
+            return;
+        };
+        let Some(probes) = self.record_mut(init, index).probes.as_mut() else {
             return;
         };
         match (report.kind, report.passed) {
@@ -61,7 +72,7 @@ impl PodWorker {
             (ProbeKind::Readiness, ready) => probes.ready = ready,
             (ProbeKind::Liveness, true) => {}
             (ProbeKind::Startup | ProbeKind::Liveness, false) => {
-                self.stop_unhealthy(index, report.kind).await;
+                self.stop_unhealthy(init, index, report.kind).await;
             }
         }
     }
@@ -70,17 +81,12 @@ impl PodWorker {
     /// a `Killing` event, its preStop hook within the grace period (the probe's own
     /// `terminationGracePeriodSeconds`, or the pod's), then the guest is stopped. It is
     /// restarted (after its back-off) unless the restart policy is Never.
-    async fn stop_unhealthy(&mut self, index: usize, kind: ProbeKind) {
-        let Some(container) = self
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.containers.get(index))
-            .cloned()
-        else {
+    async fn stop_unhealthy(&mut self, init: bool, index: usize, kind: ProbeKind) {
+        let Some(container) = self.container_spec(init, index) else {
             return;
         };
-        let restarts = self.restart != Restart::Never;
+        // A sidecar is restarted whatever the pod's restartPolicy.
+        let restarts = init || self.restart != Restart::Never;
         let probe = match kind {
             ProbeKind::Startup => "startup",
             ProbeKind::Liveness | ProbeKind::Readiness => "liveness",
@@ -90,10 +96,13 @@ impl PodWorker {
             message.push_str(", will be restarted");
         }
         tracing::info!(pod = %self.name(), container = %container.name, %message, "stopping an unhealthy container");
-        let reference = ContainerReference::new(&self.pod, &container.name);
-        self.events
-            .record(&reference, EventType::Normal, "Killing", message.clone())
-            .await;
+        self.record_event(
+            init,
+            &container.name,
+            EventType::Normal,
+            "Killing",
+            message.clone(),
+        );
         let specs = ContainerProbeSpecs::of(&container);
         let probe_grace_period = match kind {
             ProbeKind::Startup => specs.startup,
@@ -117,14 +126,16 @@ impl PodWorker {
             self.container_exited(exit);
         }
         let uid = self.uid.clone();
-        let Some(record) = self.app.get_mut(index).filter(|record| record.is_running()) else {
+        let record = self.record_mut(init, index);
+        if !record.is_running() {
             return;
-        };
+        }
         record.kill(&uid, &message);
         // The stopped run is no longer current, so an exit it sent meanwhile is ignored.
-        self.runs.retain(|&(init, at, _)| init || at != index);
+        self.runs
+            .retain(|&(is_init, at, _)| !(is_init == init && at == index));
         if restarts {
-            self.back_off_restart(false, index);
+            self.back_off_restart(init, index);
         }
     }
 }

@@ -8,15 +8,21 @@ use wasmkube_volumes::remove_pod_volumes;
 
 use super::PodWorker;
 use crate::pod::container_record::ContainerRecord;
-use crate::pod::status::{pod_conditions, pod_phase};
+use crate::pod::status::pod_conditions;
 
 impl PodWorker {
     fn status(&mut self) -> Value {
-        let mut phase = pod_phase(&self.init, &self.app, self.restart);
+        let mut phase = self.phase();
         if self.failure.is_some() {
             phase = "Failed";
         }
-        self.conditions = pod_conditions(&self.init, &self.app, phase, &self.conditions);
+        self.conditions = pod_conditions(
+            &self.init,
+            &self.app,
+            phase,
+            self.initialized,
+            &self.conditions,
+        );
         // Conditions of types the node does not own (DisruptionTarget from the eviction
         // controllers, readiness gates) are kept: a merge patch replaces the whole list.
         let mut conditions = self.conditions.clone();
@@ -36,7 +42,9 @@ impl PodWorker {
             records
                 .iter()
                 .map(|record| {
-                    let ready = if init {
+                    // A regular init container is ready once it succeeded; a sidecar like
+                    // an app container.
+                    let ready = if init && !record.sidecar {
                         record.succeeded()
                     } else {
                         record.is_ready()

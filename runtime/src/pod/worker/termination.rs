@@ -16,6 +16,9 @@ use tokio::time::Instant;
 use super::PodWorker;
 use crate::pod::launch::{LogTarget, prepare_container};
 
+/// The message a container stopped by the pod's deletion ends with.
+const POD_DELETED: &str = "the pod is being deleted";
+
 /// Kubernetes' default terminationGracePeriodSeconds.
 const DEFAULT_GRACE_PERIOD_SECONDS: i64 = 30;
 
@@ -35,13 +38,32 @@ impl PodWorker {
         Duration::from_secs(u64::try_from(seconds).unwrap_or(0))
     }
 
+    /// Stops the pod's containers as the kubelet does on deletion: a `Killing` event for
+    /// each running one, the app containers' preStop hooks, then the app containers, then
+    /// the sidecars in reverse order, each after its own preStop hook, all within the
+    /// grace period.
     pub(super) async fn stop_gracefully(&mut self) {
         let deadline = Instant::now() + self.grace_period();
-        let containers = self
+        for index in 0..self.app.len() {
+            if self.app[index].is_running() {
+                self.record_killing(false, index);
+            }
+        }
+        for index in (0..self.init.len()).rev() {
+            if self.init[index].is_running() {
+                self.record_killing(true, index);
+            }
+        }
+        let (containers, init_containers) = self
             .pod
             .spec
             .as_ref()
-            .map(|spec| spec.containers.clone())
+            .map(|spec| {
+                (
+                    spec.containers.clone(),
+                    spec.init_containers.clone().unwrap_or_default(),
+                )
+            })
             .unwrap_or_default();
         let with_hooks: Vec<(usize, &Container, &LifecycleHandler)> = containers
             .iter()
@@ -78,7 +100,25 @@ impl PodWorker {
                 () = tokio::time::sleep_until(deadline) => break,
             }
         }
-        self.stop_everything("the pod is being deleted");
+        for index in 0..self.app.len() {
+            self.kill_container(false, index, POD_DELETED);
+        }
+        for index in (0..self.init.len()).rev() {
+            if !self.init[index].is_running() {
+                continue;
+            }
+            let hook = init_containers.get(index).and_then(|container| {
+                Some((container, container.lifecycle.as_ref()?.pre_stop.as_ref()?))
+            });
+            if let Some((container, hook)) = hook
+                && tokio::time::timeout_at(deadline, self.run_hook(container, hook))
+                    .await
+                    .is_err()
+            {
+                tracing::info!(pod = %self.name(), container = %container.name, "the sidecar's preStop hook outlasted the grace period");
+            }
+            self.kill_container(true, index, POD_DELETED);
+        }
     }
 
     /// Runs one preStop hook to its end. `httpGet` and `tcpSocket` hooks need the pod
@@ -114,6 +154,7 @@ impl PodWorker {
                 instance: 0,
             },
             Arc::default(),
+            None,
         )
         .await;
         match prepared {
