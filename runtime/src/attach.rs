@@ -89,6 +89,17 @@ pub struct GuestStdin {
 }
 
 impl GuestStdin {
+    /// A stdin no attach can find: an exec's, which its own connection feeds.
+    pub fn private(reader: ReadHalf<SimplexStream>) -> GuestStdin {
+        GuestStdin {
+            reader: Mutex::new(Some(reader)),
+            _pipe: Arc::new(StdinPipe {
+                writer: tokio::sync::Mutex::new(None),
+                stdin_once: false,
+            }),
+        }
+    }
+
     /// The pipe's reading end, once: a wasi:http component's later instances get none.
     pub fn take_reader(&self) -> Option<ReadHalf<SimplexStream>> {
         self.reader
@@ -169,11 +180,12 @@ pub fn routes(logs: LogRoot, stdins: ContainerStdins) -> Router {
         .with_state(AttachState { logs, stdins })
 }
 
-fn asks_for_attach(headers: &HeaderMap) -> bool {
+/// Whether the request asks to upgrade its connection to `protocol` (attach's, exec's).
+pub(crate) fn asks_for_upgrade(headers: &HeaderMap, protocol: &str) -> bool {
     let upgrade = headers
         .get(header::UPGRADE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.eq_ignore_ascii_case(ATTACH_UPGRADE));
+        .is_some_and(|value| value.eq_ignore_ascii_case(protocol));
     let connection_upgrade = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -197,7 +209,7 @@ async fn attach(
     RawQuery(query): RawQuery,
     mut request: Request,
 ) -> Response {
-    if !asks_for_attach(request.headers()) {
+    if !asks_for_upgrade(request.headers(), ATTACH_UPGRADE) {
         return (
             StatusCode::BAD_REQUEST,
             format!("attaching needs a connection upgrade to {ATTACH_UPGRADE}"),

@@ -47,10 +47,12 @@ pub fn serve(
     resource_usage: ResourceUsageRegistry,
     port_forward_connector: Option<Arc<dyn PortForwardConnector>>,
     stdins: ContainerStdins,
+    exec_sandboxes: crate::exec::ExecSandboxes,
 ) -> tokio::task::JoinHandle<()> {
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::attach::routes(logs.clone(), stdins))
+        .merge(crate::exec::routes(exec_sandboxes))
         .merge(wasmkube_container_logs::routes(logs))
         .merge(crate::resource_usage::routes(resource_usage))
         .merge(crate::port_forward::routes(port_forward_connector))

@@ -5,6 +5,7 @@
 pub mod attach;
 mod container;
 mod endpoint;
+pub mod exec;
 pub mod guest;
 pub mod limits;
 pub mod network;

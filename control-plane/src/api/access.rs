@@ -133,7 +133,7 @@ pub async fn authorize(
     }
 }
 
-fn forbidden(attributes: &Attributes, reason: &str) -> ApiError {
+pub(super) fn forbidden(attributes: &Attributes, reason: &str) -> ApiError {
     let message = attributes.forbidden_message(reason);
     match &attributes.scope {
         RequestScope::Resource {

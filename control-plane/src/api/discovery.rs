@@ -51,6 +51,7 @@ fn subresource_entry(resource: &ResourceType, subresource: &str) -> Value {
             "log" => ("Pod", &["get"], None, None),
             "portforward" => ("PodPortForwardOptions", &["create", "get"], None, None),
             "attach" => ("PodAttachOptions", &["create", "get"], None, None),
+            "exec" => ("PodExecOptions", &["create", "get"], None, None),
             "finalize" => ("Namespace", &["update"], None, None),
             "token" => (
                 "TokenRequest",

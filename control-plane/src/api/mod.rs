@@ -5,7 +5,6 @@ mod access;
 mod access_review;
 mod admission;
 mod allocation;
-mod attach;
 mod delete;
 mod discovery;
 mod get_list;
@@ -18,6 +17,7 @@ mod pod_log;
 mod port_forward;
 mod query;
 mod quota;
+mod remote_command;
 mod selectors;
 mod snapshot;
 mod status;
@@ -78,6 +78,9 @@ pub struct ApiOptions {
     /// The longest lifetime a TokenRequest gets; longer ones are shortened with a warning
     /// (`--service-account-max-token-expiration`; none by default, as kube-apiserver's).
     pub service_account_max_token_expiration_seconds: Option<i64>,
+    /// The address the `kubernetes` Service's endpoints name (`--advertise-address`);
+    /// None: the listen address, or the host's when listening on every address.
+    pub advertise_address: Option<std::net::IpAddr>,
 }
 
 impl Default for ApiOptions {
@@ -93,6 +96,7 @@ impl Default for ApiOptions {
                 wasmkube_admission::default_toleration_seconds::DEFAULT_TOLERATION_SECONDS,
             allow_egress: false,
             service_account_max_token_expiration_seconds: None,
+            advertise_address: None,
         }
     }
 }
@@ -252,7 +256,10 @@ async fn route(state: &Arc<ApiState>, request: Request, query: Query) -> ApiResu
         return port_forward::port_forward(state, request, &target).await;
     }
     if target.subresource.as_deref() == Some("attach") {
-        return attach::attach(state, request, &target).await;
+        return remote_command::attach(state, request, &target).await;
+    }
+    if target.subresource.as_deref() == Some("exec") {
+        return remote_command::exec(state, request, &target).await;
     }
     let (parts, body) = request.into_parts();
     // The authentication layer put the user there; a request without one never gets here.

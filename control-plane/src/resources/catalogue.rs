@@ -54,7 +54,7 @@ macro_rules! review {
 
 pub static ALL_RESOURCES: &[ResourceType] = &[
     resource!("", "v1", "Namespace", "namespaces", false, core::Namespace, short: &["ns"], categories: NONE, sub: &["status", "finalize"], generation: false),
-    resource!("", "v1", "Pod", "pods", true, core::Pod, short: &["po"], categories: ALL, sub: &["status", "binding", "log", "eviction", "portforward", "attach"], generation: false),
+    resource!("", "v1", "Pod", "pods", true, core::Pod, short: &["po"], categories: ALL, sub: &["status", "binding", "log", "eviction", "portforward", "attach", "exec"], generation: false),
     resource!("", "v1", "Node", "nodes", false, core::Node, short: &["no"], categories: NONE, sub: STATUS, generation: false),
     resource!("", "v1", "Service", "services", true, core::Service, short: &["svc"], categories: ALL, sub: STATUS, generation: false),
     resource!("", "v1", "Endpoints", "endpoints", true, core::Endpoints, short: &["ep"], categories: NONE, sub: NONE, generation: false),

@@ -1,5 +1,6 @@
-//! A guest's stdout and stderr: written into its container's log, or kept in memory
-//! (what an exec probe printed, which goes into the probe's event instead of the log).
+//! A guest's stdout and stderr: written into its container's log, kept in memory
+//! (what an exec probe printed, which goes into the probe's event instead of the log), or
+//! streamed to a `kubectl exec` client.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,8 @@ pub enum GuestOutput {
     Log(ContainerLogWriter),
     /// Memory, up to a limit: both streams interleaved as they were written.
     Captured(CapturedOutput),
+    /// An exec session's client, each stream apart (`crate::exec`).
+    Streamed(crate::exec::ExecOutput),
 }
 
 impl From<ContainerLogWriter> for GuestOutput {
@@ -34,6 +37,22 @@ impl GuestOutput {
                 captured.append(bytes);
                 Ok(())
             }
+            GuestOutput::Streamed(streamed) => streamed.write(stream, bytes),
+        }
+    }
+
+    /// How many bytes may be written now; None once the output is closed. Only a
+    /// streamed output ever waits.
+    fn writable_bytes(&self) -> Option<usize> {
+        match self {
+            GuestOutput::Streamed(streamed) => streamed.writable_bytes(),
+            GuestOutput::Log(_) | GuestOutput::Captured(_) => Some(64 * 1024),
+        }
+    }
+
+    async fn writable(&self) {
+        if let GuestOutput::Streamed(streamed) = self {
+            streamed.writable().await;
         }
     }
 
@@ -80,8 +99,8 @@ impl CapturedOutput {
 }
 
 /// One of a guest's output streams. Log writes are buffered file writes and captures are
-/// memory copies, quick enough to make inline, so the stream is always ready and never
-/// applies back-pressure.
+/// memory copies, quick enough to make inline, so those streams are always ready; only
+/// an exec's streamed output applies back-pressure (its client reads at its own pace).
 #[derive(Clone)]
 pub struct GuestLogOutput {
     output: GuestOutput,
@@ -112,7 +131,9 @@ impl StdoutStream for GuestLogOutput {
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for GuestLogOutput {
-    async fn ready(&mut self) {}
+    async fn ready(&mut self) {
+        self.output.writable().await;
+    }
 }
 
 impl OutputStream for GuestLogOutput {
@@ -127,7 +148,7 @@ impl OutputStream for GuestLogOutput {
     }
 
     fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(64 * 1024)
+        self.output.writable_bytes().ok_or(StreamError::Closed)
     }
 }
 

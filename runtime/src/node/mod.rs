@@ -252,6 +252,7 @@ impl NodeAgent {
         registration::register_node(&client, &config, &status).await?;
 
         let stdins = crate::attach::ContainerStdins::default();
+        let exec_sandboxes = crate::exec::ExecSandboxes::default();
         let context = Arc::new(NodeContext {
             node_name: config.node_name.clone(),
             node_ip: config.node_ip.to_string(),
@@ -272,6 +273,7 @@ impl NodeAgent {
             resource_usage: resource_usage.clone(),
             network: network.clone(),
             stdins: stdins.clone(),
+            exec_sandboxes: exec_sandboxes.clone(),
         });
         let endpoint = crate::endpoint::serve(
             listener,
@@ -280,6 +282,7 @@ impl NodeAgent {
             resource_usage,
             config.port_forward_connector.clone(),
             stdins,
+            exec_sandboxes,
         );
         let tunnel = tokio::spawn(crate::network::tunnel::serve(
             tunnel_listener,

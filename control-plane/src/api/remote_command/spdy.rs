@@ -1,16 +1,18 @@
-//! Attach over SPDY/3.1 with the `v4.channel.k8s.io` stream protocol, what kubectl
-//! before 1.30 speaks: the client opens one stream per channel, named by its
+//! Attach and exec over SPDY/3.1 with the `v4.channel.k8s.io` stream protocol, what
+//! kubectl before 1.30 speaks: the client opens one stream per channel, named by its
 //! `streamType` header (`error`, `stdin`, `stdout`, `stderr`, `resize`); stdin's data
-//! (and its FIN, the end of stdin) go to the node, the container's output comes back on
-//! the stdout stream (or stderr when only that was asked for), and the end is a Status
-//! on the error stream, after which every stream the server writes is finished.
+//! (and its FIN, the end of stdin) go to the node, the node's output comes back on the
+//! stdout and stderr streams (as `Routing` sends it), and the end is a Status on the
+//! error stream, after which every stream the server writes is finished.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::{AttachOptions, final_status};
+use super::node_stream::{NodeFraming, OutputStream, Routing, forward_output};
+use super::{StreamOptions, final_status};
 use crate::api::port_forward::spdy::frame::{
     Frame, FrameError, FrameReader, FrameWriter, data_frame, ping_frame,
 };
@@ -19,7 +21,6 @@ use crate::api::port_forward::spdy::frame::{
 /// stream creation timeout.
 const STREAM_CREATION_TIMEOUT: Duration = Duration::from_secs(30);
 const QUEUE: usize = 64;
-const READ_BUFFER_BYTES: usize = 32 * 1024;
 const STREAM_TYPE_HEADER: &str = "streamtype";
 
 enum Outgoing {
@@ -38,7 +39,7 @@ struct Streams {
 }
 
 impl Streams {
-    fn complete(&self, options: &AttachOptions) -> bool {
+    fn complete(&self, options: &StreamOptions) -> bool {
         self.error.is_some()
             && (!options.stdin || self.stdin.is_some())
             && (!options.stdout || self.stdout.is_some())
@@ -46,7 +47,7 @@ impl Streams {
     }
 }
 
-/// What the client's frames mean for the attach.
+/// What the client's frames mean for the session.
 enum Event {
     Stdin(bytes::Bytes),
     /// The last of stdin, with its end.
@@ -73,7 +74,7 @@ impl Session {
         let frame = match self.frames.recv().await {
             Some(Ok(frame)) => frame,
             Some(Err(error)) => {
-                tracing::debug!(%error, "an attach connection broke the SPDY protocol");
+                tracing::debug!(%error, "a remote command's connection broke the SPDY protocol");
                 return Event::ClientGone;
             }
             None => return Event::ClientGone,
@@ -125,9 +126,14 @@ impl Session {
     }
 }
 
-/// Serves one SPDY attach connection, joined to the node's attach stream.
-pub async fn serve<Io, Node>(io: Io, node: Result<Node, String>, options: AttachOptions)
-where
+/// Serves one SPDY session, joined to the node's stream.
+pub async fn serve<Io, Node>(
+    io: Io,
+    node: Result<Node, String>,
+    options: StreamOptions,
+    routing: Routing,
+    framing: NodeFraming,
+) where
     Io: AsyncRead + AsyncWrite + Send + 'static,
     Node: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -160,19 +166,19 @@ where
     })
     .await;
     if waited != Ok(true) {
-        tracing::debug!("an attach client did not open its streams");
+        tracing::debug!("a remote command's client did not open its streams");
         reading.abort();
         return;
     }
-    let output_stream = session.streams.stdout.or(session.streams.stderr);
-    let failure = match node {
-        Ok(node) => {
-            pump(&mut session, node, output_stream, early_stdin, stdin_ended).await;
-            None
-        }
-        Err(message) => Some(message),
+    let stdin = EarlyStdin {
+        bytes: early_stdin,
+        ended: stdin_ended,
     };
-    let status = final_status(failure.as_deref()).to_string();
+    let end = match node {
+        Ok(node) => pump(&mut session, node, routing, framing, stdin).await,
+        Err(message) => Err(message),
+    };
+    let status = final_status(end).to_string();
     if let Some(error_stream) = session.streams.error {
         session
             .send(data_frame(error_stream, true, status.as_bytes()))
@@ -187,20 +193,28 @@ where
     reading.abort();
 }
 
+/// The stdin that arrived while the client opened its streams.
+struct EarlyStdin {
+    bytes: Vec<u8>,
+    ended: bool,
+}
+
 async fn pump<Node>(
     session: &mut Session,
     node: Node,
-    output_stream: Option<u32>,
-    early_stdin: Vec<u8>,
-    stdin_ended: bool,
-) where
+    routing: Routing,
+    framing: NodeFraming,
+    early_stdin: EarlyStdin,
+) -> Result<Option<Value>, String>
+where
     Node: AsyncRead + AsyncWrite + Send,
 {
-    let (mut from_node, mut to_node) = tokio::io::split(node);
+    let (from_node, mut to_node) = tokio::io::split(node);
     let outgoing = session.outgoing.clone();
+    let (stdout_stream, stderr_stream) = (session.streams.stdout, session.streams.stderr);
     let inbound = async {
-        let mut open = to_node.write_all(&early_stdin).await.is_ok();
-        if stdin_ended {
+        let mut open = to_node.write_all(&early_stdin.bytes).await.is_ok();
+        if early_stdin.ended {
             let _ = to_node.shutdown().await;
         }
         loop {
@@ -224,27 +238,24 @@ async fn pump<Node>(
         let _ = to_node.shutdown().await;
         std::future::pending::<()>().await;
     };
-    let outbound = async {
-        let mut buffer = vec![0u8; READ_BUFFER_BYTES];
-        loop {
-            match from_node.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => {
-                    let Some(stream) = output_stream else {
-                        continue;
-                    };
-                    let frame = data_frame(stream, false, &buffer[..read]);
-                    if outgoing.send(Outgoing::Frame(frame)).await.is_err() {
-                        return;
-                    }
-                }
-            }
+    let outbound = forward_output(from_node, framing, routing, |to, bytes| {
+        let stream = match to {
+            OutputStream::Stdout => stdout_stream,
+            OutputStream::Stderr => stderr_stream,
+        };
+        let outgoing = outgoing.clone();
+        async move {
+            let Some(stream) = stream else {
+                return true;
+            };
+            let frame = data_frame(stream, false, &bytes);
+            outgoing.send(Outgoing::Frame(frame)).await.is_ok()
         }
-    };
-    // The container's exit ends the output, and so the attach.
+    });
+    // The node's end (the container's exit, the command's) ends the session.
     tokio::select! {
-        () = inbound => {}
-        () = outbound => {}
+        () = inbound => Ok(None),
+        end = outbound => end,
     }
 }
 
