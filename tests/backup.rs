@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use support::{Cluster, ok, text};
-use wasmkube_wasm_guests::{WasmTarget, guest};
+use support::{Cluster, fails, ok, text};
+use wasmkube_wasm_guests::WasmTarget;
 
 const WORKLOAD: &str = r#"
 apiVersion: v1
@@ -53,12 +53,6 @@ fn wasmkube(arguments: &[&str]) -> Output {
     support::run(command, None)
 }
 
-fn failed(output: Output) -> String {
-    let (stdout, stderr) = text(&output);
-    assert!(!output.status.success(), "the command succeeded: {stdout}");
-    stderr
-}
-
 fn path(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
@@ -87,8 +81,7 @@ fn a_backup_brings_the_cluster_back_as_it_was_in_a_new_data_directory() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let original_dir = directory.path().join("original");
     let cluster = Cluster::start(&original_dir);
-    let testbox = guest("testbox", WasmTarget::P2).display().to_string();
-    ok(cluster.wasmkube(&["image", "push", &testbox, "testbox:1"]));
+    cluster.push_guest("testbox", WasmTarget::P2, "testbox:1");
     ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(WORKLOAD)));
     wait_for_pods_started_after(&cluster, "");
 
@@ -106,7 +99,7 @@ fn a_backup_brings_the_cluster_back_as_it_was_in_a_new_data_directory() {
         path(&alice),
     ]));
     let refused = directory.path().join("refused.backup");
-    let message = failed(wasmkube(&[
+    let message = fails(wasmkube(&[
         "--kubeconfig",
         path(&alice),
         "backup",
@@ -163,7 +156,7 @@ fn a_backup_brings_the_cluster_back_as_it_was_in_a_new_data_directory() {
         let damaged_file = directory.path().join(format!("{name}.backup"));
         std::fs::write(&damaged_file, damaged).expect("a damaged backup");
         let target = directory.path().join(name);
-        let message = failed(wasmkube(&[
+        let message = fails(wasmkube(&[
             "backup",
             "restore",
             path(&damaged_file),
@@ -180,7 +173,7 @@ fn a_backup_brings_the_cluster_back_as_it_was_in_a_new_data_directory() {
             "{name}: {} was left behind",
             target.display()
         );
-        let message = failed(wasmkube(&["backup", "status", path(&damaged_file)]));
+        let message = fails(wasmkube(&["backup", "status", path(&damaged_file)]));
         assert!(message.contains("not a usable backup"), "{name}: {message}");
     }
 
@@ -197,7 +190,7 @@ fn a_backup_brings_the_cluster_back_as_it_was_in_a_new_data_directory() {
         "{restored}"
     );
     // A data directory that already holds a store is never overwritten.
-    let message = failed(wasmkube(&[
+    let message = fails(wasmkube(&[
         "backup",
         "restore",
         path(&backup),

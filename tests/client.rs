@@ -10,11 +10,11 @@ mod support;
 mod bad_input;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use support::{Cluster, KubeconfigBy, ok, run, text};
+use support::{Cluster, KubeconfigBy, fails, ok, run, text};
 
 /// A namespace and objects in it, as multi-document YAML.
 const SHOP: &str = r#"
@@ -46,19 +46,6 @@ spec:
   - name: hello
     image: hello:1.0
 "#;
-
-/// Asserts that a command failed the way the client reports errors (exit code 1, not a
-/// panic) and returns its stderr.
-fn fails(output: Output) -> String {
-    let (stdout, stderr) = text(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "expected a reported failure\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
-}
 
 /// Runs `wasmkube ARGUMENTS` until it succeeds with what `done` accepts, for what a
 /// controller makes shortly after a change, and returns that output; fails with the last

@@ -4,11 +4,9 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{Cluster, ok};
+use support::{Cluster, http_get, ok};
 
 /// Reads the page at an `http://HOST:PORT/` address with a plain HTTP/1.1 request.
 fn get_page(url: &str) -> String {
@@ -16,20 +14,7 @@ fn get_page(url: &str) -> String {
         .strip_prefix("http://")
         .and_then(|rest| rest.strip_suffix('/'))
         .unwrap_or_else(|| panic!("not an http://HOST:PORT/ address: {url}"));
-    let mut stream = TcpStream::connect(address).expect("connect to the shop");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("read timeout");
-    write!(
-        stream,
-        "GET / HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send the request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("read the response");
-    response
+    http_get(address, "/")
 }
 
 #[test]

@@ -2,15 +2,14 @@
 //! kubectl as their READMEs say: hello (a p2 component and a p1 module) runs to
 //! completion and logs its greeting; the wasi:http component http-echo answers through
 //! its Service with `kubectl port-forward`; init-and-sidecar runs its init containers in
-//! order before the app, and its sidecar shares the pod's volume and loopback.
+//! order before the app, and its sidecar, classic or native, shares the pod's volume and
+//! loopback.
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{Cluster, kubectl_path, ok};
+use support::{Cluster, http_get, ok};
 use wasmkube_wasm_guests::{WasmTarget, examples_dir, guest};
 
 const TIMEOUT: Duration = Duration::from_secs(45);
@@ -71,46 +70,6 @@ fn hello_runs_to_completion_and_logs_its_greeting_as_p2_and_p1() {
     );
 }
 
-/// `kubectl port-forward TARGET :PORT` and the local port kubectl chose; the child is
-/// killed by the caller.
-fn port_forward(cluster: &Cluster, target: &str, port: &str) -> (Child, String) {
-    let mut forward = Command::new(kubectl_path("kubectl"))
-        .arg("--kubeconfig")
-        .arg(cluster.kubeconfig())
-        .args(["port-forward", target, &format!(":{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("kubectl port-forward starts");
-    let stdout = forward.stdout.take().expect("its output");
-    let mut lines = BufReader::new(stdout).lines();
-    // "Forwarding from 127.0.0.1:40423 -> 8080"
-    let local = loop {
-        let line = lines
-            .next()
-            .expect("kubectl printed where it forwards from")
-            .expect("a line");
-        if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
-            break rest.split_whitespace().next().expect("a port").to_owned();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (forward, local)
-}
-
-/// Sends one request and returns the whole answer.
-fn get(address: &str, path: &str) -> String {
-    let mut connection = std::net::TcpStream::connect(address).expect("a connection");
-    connection
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a timeout");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    connection.write_all(request.as_bytes()).expect("a request");
-    let mut answer = String::new();
-    connection.read_to_string(&mut answer).expect("an answer");
-    answer
-}
-
 #[test]
 fn the_http_component_answers_through_its_service_with_port_forward() {
     let directory = tempfile::tempdir().expect("a temporary directory");
@@ -126,8 +85,8 @@ fn the_http_component_answers_through_its_service_with_port_forward() {
         TIMEOUT,
         |ready| ready == "2",
     );
-    let (mut forward, local) = port_forward(&cluster, "service/http-echo", "80");
-    let answer = get(&format!("127.0.0.1:{local}"), "/hello?from=test");
+    let (mut forward, local) = cluster.port_forward(&["service/http-echo", ":80"]);
+    let answer = http_get(&format!("127.0.0.1:{local}"), "/hello?from=test");
     let _ = forward.kill();
     let _ = forward.wait();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -219,5 +178,81 @@ fn init_containers_run_in_order_before_the_app_and_the_sidecar_shares_volume_and
     assert!(
         page.starts_with("check-page: found /shared/html/index.html"),
         "{page}"
+    );
+
+    native_sidecar_starts_first_and_keeps_running_beside_the_app(&cluster);
+}
+
+/// The same pod with log-shipper as a native sidecar (`native-sidecar.yaml`): it starts
+/// before the init containers, so its first look finds neither app nor log; it keeps
+/// running beside web and counts in READY.
+fn native_sidecar_starts_first_and_keeps_running_beside_the_app(cluster: &Cluster) {
+    ok(cluster.kubectl(
+        "kubectl",
+        &[
+            "apply",
+            "-f",
+            &manifest("init-and-sidecar", "native-sidecar.yaml"),
+        ],
+    ));
+    let mut shipped = String::new();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !shipped.contains("shipped access log line:") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the native sidecar never shipped a line: {shipped}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let output = cluster.kubectl("kubectl", &["logs", "native-sidecar", "-c", "log-shipper"]);
+        shipped = String::from_utf8_lossy(&output.stdout).into_owned();
+    }
+    let first_look = shipped.lines().nth(1).unwrap_or_default();
+    assert!(
+        first_look.starts_with("ship-logs: the app on 127.0.0.1:8080 did not answer"),
+        "the sidecar did not start before the app: {shipped}"
+    );
+    assert!(
+        shipped.contains(
+            "over the pod's loopback: 200 OK: Hello from pod native-sidecar: this page was written by the init container write-page."
+        ),
+        "{shipped}"
+    );
+    let statuses = ok(cluster.kubectl(
+        "kubectl",
+        &[
+            "get",
+            "pod",
+            "native-sidecar",
+            "-o",
+            "jsonpath={range .status.initContainerStatuses[*]}{.name} {.started} {.state.running.startedAt}{.state.terminated.startedAt}{\"\\n\"}{end}{.status.containerStatuses[0].state.running.startedAt}",
+        ],
+    ));
+    let rows: Vec<Vec<&str>> = statuses
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "{statuses}");
+    assert_eq!(rows[0][..2], ["log-shipper", "true"], "{statuses}");
+    assert_eq!(rows[1][..2], ["write-page", "false"], "{statuses}");
+    // RFC 3339 times in UTC compare as strings.
+    assert!(
+        rows[0][2] <= rows[1][2],
+        "write-page started first: {statuses}"
+    );
+    assert!(
+        rows[2][2] <= rows[3][0],
+        "web started before check-page: {statuses}"
+    );
+    let table = ok(cluster.kubectl("kubectl", &["get", "pod", "native-sidecar"]));
+    let columns: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        columns[..3],
+        ["native-sidecar", "2/2", "Running"],
+        "{table}"
     );
 }

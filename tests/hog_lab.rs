@@ -12,7 +12,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{Cluster, ok};
-use wasmkube_wasm_guests::{WasmTarget, examples_dir, guest};
+use wasmkube_wasm_guests::{WasmTarget, examples_dir};
 
 const TIMEOUT: Duration = Duration::from_secs(40);
 
@@ -58,8 +58,7 @@ fn the_hog_lab_shows_oom_kills_throttling_defaults_and_the_race_for_the_nodes_me
         ],
     ));
     assert_eq!(node_memory, "1536000Ki 1536000Ki");
-    let hog = guest("hog", WasmTarget::P2).display().to_string();
-    ok(cluster.wasmkube(&["image", "push", &hog, "hog:1.0"]));
+    cluster.push_guest("hog", WasmTarget::P2, "hog:1.0");
 
     // Over its own limit, and the CPU pair.
     ok(cluster.kubectl(

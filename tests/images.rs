@@ -21,17 +21,15 @@ const EMPTY_MODULE_DIGEST: &str =
 const COMPONENT_DIGEST: &str =
     "sha256:41d2bdf48909685f242e0701af961b34e5de599e281914da26e1ab0533192e35";
 
-/// Asserts that a command failed the way the client reports errors (exit code 1, not a
-/// panic) and returns its stderr.
+/// Asserts that a command failed as [`support::fails`] says, printing nothing on stdout,
+/// and returns its stderr.
 fn fails(output: Output) -> String {
-    let (stdout, stderr) = text(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "expected a reported failure\nstdout: {stdout}\nstderr: {stderr}"
+    assert!(
+        output.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
     );
-    assert!(stdout.is_empty(), "{stdout}");
-    stderr
+    support::fails(output)
 }
 
 fn write_file(directory: &Path, name: &str, content: &[u8]) -> String {

@@ -6,10 +6,10 @@
 mod support;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use support::{Cluster, kubectl_path, ok, text};
+use support::{Cluster, ok, text};
 
 const MANIFEST: &str = r#"
 apiVersion: v1
@@ -204,10 +204,8 @@ fn exercise(cluster: &Cluster, kubectl: &str) {
     );
 
     // get -w sees a change made while it watches.
-    let mut watcher = Command::new(kubectl_path(kubectl))
-        .arg("--kubeconfig")
-        .arg(cluster.kubeconfig())
-        .args(["get", "configmaps", "-n", "shop", "-w"])
+    let mut watcher = cluster
+        .kubectl_command(kubectl, &["get", "configmaps", "-n", "shop", "-w"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use support::{Cluster, NodeProcess, SPREAD_DEPLOYMENT, ok};
-use wasmkube_wasm_guests::{WasmTarget, guest};
+use wasmkube_wasm_guests::WasmTarget;
 
 const GRACE_PERIOD_SECONDS: u64 = 10;
 
@@ -34,11 +34,6 @@ fn start_server(directory: &std::path::Path) -> Cluster {
 fn start_node(cluster: &Cluster, directory: &std::path::Path, name: &str, host: u8) -> NodeProcess {
     let endpoint = format!("127.0.0.{host}:0");
     cluster.start_node_with_arguments(name, &directory.join(name), &["--node-endpoint", &endpoint])
-}
-
-fn push_testbox(cluster: &Cluster) {
-    let testbox = guest("testbox", WasmTarget::P2).display().to_string();
-    ok(cluster.wasmkube(&["image", "push", &testbox, "testbox:1"]));
 }
 
 /// Each Running pod of the Deployment that is not being deleted, with its node, its
@@ -118,7 +113,7 @@ fn three_processes_form_a_cluster_and_a_dead_nodes_pods_move_to_the_other() {
     let cluster = start_server(directory.path());
     let _first = start_node(&cluster, directory.path(), "first", 2);
     let mut second = start_node(&cluster, directory.path(), "second", 3);
-    push_testbox(&cluster);
+    cluster.push_guest("testbox", WasmTarget::P2, "testbox:1");
     ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(SPREAD_DEPLOYMENT)));
     let spread = wait_for_pods(
         &cluster,
@@ -155,7 +150,7 @@ fn a_node_agent_killed_and_restarted_neither_loses_nor_duplicates_its_pods() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let cluster = start_server(directory.path());
     let mut node = start_node(&cluster, directory.path(), "only", 2);
-    push_testbox(&cluster);
+    cluster.push_guest("testbox", WasmTarget::P2, "testbox:1");
     ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(SPREAD_DEPLOYMENT)));
     let before = wait_for_pods(
         &cluster,
@@ -189,7 +184,7 @@ fn a_server_killed_and_restarted_leaves_running_pods_alone() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let mut cluster = start_server(directory.path());
     let _node = start_node(&cluster, directory.path(), "only", 2);
-    push_testbox(&cluster);
+    cluster.push_guest("testbox", WasmTarget::P2, "testbox:1");
     ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(SPREAD_DEPLOYMENT)));
     let before = wait_for_pods(
         &cluster,

@@ -7,11 +7,10 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
 use std::time::Duration;
 
-use support::{Cluster, ok};
-use wasmkube_wasm_guests::{WasmTarget, guest};
+use support::{Cluster, http_get, ok};
+use wasmkube_wasm_guests::WasmTarget;
 
 const SHOP: &str = r#"
 apiVersion: v1
@@ -120,8 +119,7 @@ fn services_dns_readiness_node_ports_and_pods_across_two_nodes() {
         &["--node-endpoint", "127.0.0.2:0"],
     );
     for (name, image) in [("echo", "echo:1"), ("echo-client", "echo-client:1")] {
-        let path = guest(name, WasmTarget::P2).display().to_string();
-        ok(cluster.wasmkube(&["image", "push", &path, image]));
+        cluster.push_guest(name, WasmTarget::P2, image);
     }
     ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(SHOP)));
     cluster.wait_for_jsonpath(
@@ -237,16 +235,7 @@ fn services_dns_readiness_node_ports_and_pods_across_two_nodes() {
             "jsonpath={.spec.ports[0].nodePort}",
         ],
     ));
-    let mut connection = std::net::TcpStream::connect(format!("127.0.0.1:{node_port}"))
-        .expect("the NodePort listens on the host");
-    connection
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a timeout");
-    connection
-        .write_all(b"GET /from-the-host HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n")
-        .expect("a request");
-    let mut answer = String::new();
-    connection.read_to_string(&mut answer).expect("an answer");
+    let answer = http_get(&format!("127.0.0.1:{node_port}"), "/from-the-host");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(
         replicas.iter().any(|pod| answer.contains(pod.as_str())),
@@ -275,7 +264,7 @@ fn services_dns_readiness_node_ports_and_pods_across_two_nodes() {
         ],
     ));
     for node_address in ["127.0.0.1", "127.0.0.2"] {
-        let answer = get(
+        let answer = http_get(
             &format!("{node_address}:{balancer_port}"),
             "/through-the-balancer",
         );
@@ -299,25 +288,11 @@ spec:
     args: ["--port", "18437"]
 "#;
 
-/// Sends one request to `address` and returns the whole answer.
-fn get(address: &str, path: &str) -> String {
-    let mut connection = std::net::TcpStream::connect(address).expect("a connection");
-    connection
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a timeout");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    connection.write_all(request.as_bytes()).expect("a request");
-    let mut answer = String::new();
-    connection.read_to_string(&mut answer).expect("an answer");
-    answer
-}
-
 #[test]
 fn a_pods_port_is_reached_from_the_host_only_through_port_forward() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let cluster = Cluster::start(&directory.path().join("server"));
-    let path = guest("echo", WasmTarget::P2).display().to_string();
-    ok(cluster.wasmkube(&["image", "push", &path, "echo:1"]));
+    cluster.push_guest("echo", WasmTarget::P2, "echo:1");
     ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(LONE_ECHO)));
     cluster.wait_for_jsonpath(
         &["pod", "lone"],
@@ -334,27 +309,8 @@ fn a_pods_port_is_reached_from_the_host_only_through_port_forward() {
         );
     }
 
-    let mut forward = std::process::Command::new(support::kubectl_path("kubectl"))
-        .arg("--kubeconfig")
-        .arg(cluster.kubeconfig())
-        .args(["port-forward", "pod/lone", ":18437"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("kubectl port-forward starts");
-    let stdout = forward.stdout.take().expect("its output");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    // "Forwarding from 127.0.0.1:40423 -> 18437"
-    let local = loop {
-        let line = lines
-            .next()
-            .expect("kubectl printed where it forwards from")
-            .expect("a line");
-        if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
-            break rest.split_whitespace().next().expect("a port").to_owned();
-        }
-    };
-    let answer = get(&format!("127.0.0.1:{local}"), "/through-port-forward");
+    let (mut forward, local) = cluster.port_forward(&["pod/lone", ":18437"]);
+    let answer = http_get(&format!("127.0.0.1:{local}"), "/through-port-forward");
     let _ = forward.kill();
     let _ = forward.wait();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");

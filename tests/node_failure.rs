@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{Cluster, SPREAD_DEPLOYMENT, ok};
-use wasmkube_wasm_guests::{WasmTarget, guest};
+use wasmkube_wasm_guests::WasmTarget;
 
 const GRACE_PERIOD_SECONDS: u64 = 10;
 
@@ -55,8 +55,7 @@ fn a_killed_node_agents_pods_run_elsewhere_within_the_grace_period_and_do_not_co
     );
     let second_data = directory.path().join("second");
     let mut second = cluster.start_node("second", &second_data);
-    let testbox = guest("testbox", WasmTarget::P2).display().to_string();
-    ok(cluster.wasmkube(&["image", "push", &testbox, "testbox:1"]));
+    cluster.push_guest("testbox", WasmTarget::P2, "testbox:1");
     ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(SPREAD_DEPLOYMENT)));
     let deadline = Instant::now() + Duration::from_secs(90);
     let moved: Vec<String> = loop {

@@ -10,17 +10,32 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use support::{Cluster, ok, text};
-use wasmkube_wasm_guests::{WasmTarget, guest};
+use wasmkube_wasm_guests::WasmTarget;
 
 /// Starts a cluster with the hello and testbox guests pushed as `hello:1` and
 /// `testbox:1`.
 fn cluster_with_guests(directory: &std::path::Path) -> Cluster {
     let cluster = Cluster::start(directory);
     for (name, image) in [("hello", "hello:1"), ("testbox", "testbox:1")] {
-        let path = guest(name, WasmTarget::P2).display().to_string();
-        ok(cluster.wasmkube(&["image", "push", &path, image]));
+        cluster.push_guest(name, WasmTarget::P2, image);
     }
     cluster
+}
+
+/// `run NAME --image=IMAGE --rm -i --restart=Never -- COMMAND…`: an attached one-shot
+/// pod, as `wasmkube run` and `kubectl run` both take it.
+fn one_shot<'a>(name: &'a str, image_flag: &'a str, command: &[&'a str]) -> Vec<&'a str> {
+    let mut arguments = vec![
+        "run",
+        name,
+        image_flag,
+        "--rm",
+        "-i",
+        "--restart=Never",
+        "--",
+    ];
+    arguments.extend_from_slice(command);
+    arguments
 }
 
 fn exit_code(output: &Output) -> Option<i32> {
@@ -39,17 +54,7 @@ fn wasmkube_run_streams_the_output_exits_with_the_code_and_cleans_up() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let cluster = cluster_with_guests(directory.path());
 
-    let hello = cluster.wasmkube(&[
-        "run",
-        "hello",
-        "--image=hello:1",
-        "--rm",
-        "-i",
-        "--restart=Never",
-        "--",
-        "a",
-        "b",
-    ]);
+    let hello = cluster.wasmkube(&one_shot("hello", "--image=hello:1", &["a", "b"]));
     let (stdout, stderr) = text(&hello);
     assert_eq!(
         exit_code(&hello),
@@ -63,17 +68,11 @@ fn wasmkube_run_streams_the_output_exits_with_the_code_and_cleans_up() {
     assert_eq!(stderr, "");
     assert!(pod_is_gone(&cluster, "hello"), "the pod is still there");
 
-    let failing = cluster.wasmkube(&[
-        "run",
+    let failing = cluster.wasmkube(&one_shot(
         "three",
         "--image=testbox:1",
-        "--rm",
-        "-i",
-        "--restart=Never",
-        "--",
-        "exit-with-code",
-        "3",
-    ]);
+        &["exit-with-code", "3"],
+    ));
     let (stdout, stderr) = text(&failing);
     assert_eq!(
         exit_code(&failing),
@@ -174,16 +173,7 @@ fn stdin_piped_into_wasmkube_run_reaches_the_guest() {
     let cluster = cluster_with_guests(directory.path());
 
     let copied = cluster.wasmkube_with_input(
-        &[
-            "run",
-            "cat",
-            "--image=testbox:1",
-            "--rm",
-            "-i",
-            "--restart=Never",
-            "--",
-            "copy-stdin",
-        ],
+        &one_shot("cat", "--image=testbox:1", &["copy-stdin"]),
         "line one\nline two\n",
     );
     let (stdout, stderr) = text(&copied);
@@ -204,20 +194,7 @@ fn kubectl_run_attaches_streams_and_exits_with_the_code() {
     for kubectl in ["kubectl.1.33", "kubectl.1.27"] {
         let suffix = kubectl.replace('.', "-");
         let hello = format!("hello-{suffix}");
-        let output = cluster.kubectl(
-            kubectl,
-            &[
-                "run",
-                &hello,
-                "--image=hello:1",
-                "--rm",
-                "-i",
-                "--restart=Never",
-                "--",
-                "a",
-                "b",
-            ],
-        );
+        let output = cluster.kubectl(kubectl, &one_shot(&hello, "--image=hello:1", &["a", "b"]));
         let (stdout, stderr) = text(&output);
         assert_eq!(exit_code(&output), Some(0), "{kubectl}: {stdout}\n{stderr}");
         assert_eq!(
@@ -231,17 +208,7 @@ fn kubectl_run_attaches_streams_and_exits_with_the_code() {
         let three = format!("three-{suffix}");
         let output = cluster.kubectl(
             kubectl,
-            &[
-                "run",
-                &three,
-                "--image=testbox:1",
-                "--rm",
-                "-i",
-                "--restart=Never",
-                "--",
-                "exit-with-code",
-                "3",
-            ],
+            &one_shot(&three, "--image=testbox:1", &["exit-with-code", "3"]),
         );
         let (stdout, stderr) = text(&output);
         assert_eq!(exit_code(&output), Some(3), "{kubectl}: {stdout}\n{stderr}");
@@ -257,16 +224,7 @@ fn kubectl_run_attaches_streams_and_exits_with_the_code() {
         let cat = format!("cat-{}", kubectl.replace('.', "-"));
         let output = cluster.kubectl_with_input(
             kubectl,
-            &[
-                "run",
-                &cat,
-                "--image=testbox:1",
-                "--rm",
-                "-i",
-                "--restart=Never",
-                "--",
-                "copy-stdin",
-            ],
+            &one_shot(&cat, "--image=testbox:1", &["copy-stdin"]),
             Some("through kubectl\n"),
         );
         let (stdout, stderr) = text(&output);

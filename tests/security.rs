@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use https::{Answer, Credentials, cluster_authority, kubeconfig_identity, request};
 use serde_json::{Value, json};
 use support::{Cluster, ok, text};
-use wasmkube_wasm_guests::{WasmTarget, guest};
+use wasmkube_wasm_guests::WasmTarget;
 
 /// The newest kubectl the machine has; `kubectl` itself may be an older dispatcher.
 const KUBECTL: &str = "kubectl.1.33";
@@ -426,8 +426,7 @@ fn a_nodes_credentials_reach_only_its_own_pods_and_its_endpoint_lets_in_only_the
         &node_data("second"),
         &["--node-endpoint", "127.0.0.3:0"],
     );
-    let testbox = guest("testbox", WasmTarget::P2).display().to_string();
-    ok(cluster.wasmkube(&["image", "push", &testbox, "testbox:1"]));
+    cluster.push_guest("testbox", WasmTarget::P2, "testbox:1");
     ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(nodes::WORKLOAD)));
     nodes::wait_for_workload(&cluster);
     let nobody = mint(&cluster, directory.path(), "nobody", &["--user", "nobody"]);

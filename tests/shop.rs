@@ -8,13 +8,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Cluster, kubectl_path, ok};
-use wasmkube_wasm_guests::{WasmTarget, guest};
+use support::{Cluster, ok};
+use wasmkube_wasm_guests::WasmTarget;
 
 /// The manifests as the example ships them.
 const SHOP_MANIFESTS: &str = include_str!("../examples/shop/manifests/shop.yaml");
@@ -84,34 +83,6 @@ fn eventually<T>(what: &str, timeout: Duration, mut attempt: impl FnMut() -> Opt
     }
 }
 
-/// `kubectl port-forward` to the cart Deployment's pod, and the local port it chose.
-fn forward_to_cart(cluster: &Cluster) -> (Child, String) {
-    let mut forward = Command::new(kubectl_path("kubectl"))
-        .arg("--kubeconfig")
-        .arg(cluster.kubeconfig())
-        .args(["port-forward", "-n", "shop", "deployment/cart", ":8080"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("kubectl port-forward starts");
-    let stdout = forward.stdout.take().expect("its output");
-    let mut lines = BufReader::new(stdout).lines();
-    // "Forwarding from 127.0.0.1:40423 -> 8080"
-    let local_port = loop {
-        let line = lines
-            .next()
-            .expect("kubectl printed where it forwards from")
-            .expect("a line");
-        if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
-            break rest.split_whitespace().next().expect("a port").to_owned();
-        }
-    };
-    // kubectl prints a line for every connection it forwards: its output is read to the
-    // end, since a closed pipe would end it at the first one.
-    std::thread::spawn(move || lines.for_each(drop));
-    (forward, local_port)
-}
-
 /// A port of the NodePort range that no process of this host listens on now, tried from
 /// a start that differs from run to run.
 fn free_node_port() -> u16 {
@@ -133,8 +104,7 @@ fn the_shop_serves_its_catalogue_takes_an_order_and_keeps_the_cart_across_a_rest
     let directory = tempfile::tempdir().expect("a temporary directory");
     let cluster = Cluster::start(&directory.path().join("server"));
     for name in SHOP_IMAGES {
-        let path = guest(name, WasmTarget::P2).display().to_string();
-        ok(cluster.wasmkube(&["image", "push", &path, &format!("{name}:1.0")]));
+        cluster.push_guest(name, WasmTarget::P2, &format!("{name}:1.0"));
     }
     // The manifests fix the NodePort (30090) so that the README's address holds; here
     // it is one that nothing on this host listens on, since other clusters (other test
@@ -291,7 +261,8 @@ fn the_shop_serves_its_catalogue_takes_an_order_and_keeps_the_cart_across_a_rest
     );
     let added = request(&port, "POST", "/api/cart", Some(crab));
     assert_eq!(added.status, 201, "{}", added.body);
-    let (mut forward, local_port) = forward_to_cart(&cluster);
+    let (mut forward, local_port) =
+        cluster.port_forward(&["-n", "shop", "deployment/cart", ":8080"]);
     let exited = request(&local_port, "POST", "/admin/exit", None);
     let _ = forward.kill();
     let _ = forward.wait();

@@ -17,16 +17,9 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use support::{Cluster, ok};
-use wasmkube_wasm_guests::{WasmTarget, guest};
+use wasmkube_wasm_guests::WasmTarget;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-
-fn push_testbox(cluster: &Cluster, names: &[&str]) {
-    let testbox = guest("testbox", WasmTarget::P2).display().to_string();
-    for name in names {
-        ok(cluster.wasmkube(&["image", "push", &testbox, name]));
-    }
-}
 
 fn apply(cluster: &Cluster, manifest: &str) -> String {
     ok(cluster.kubectl_with_input("kubectl", &["apply", "-f", "-"], Some(manifest)))
@@ -144,9 +137,8 @@ async fn a_deployment_scales_rolls_out_keeping_its_ready_pods_rolls_back_and_goe
  {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let cluster = Cluster::start(directory.path());
-    let echo = guest("echo", WasmTarget::P2).display().to_string();
     for tag in ["echo:1", "echo:2"] {
-        ok(cluster.wasmkube(&["image", "push", &echo, tag]));
+        cluster.push_guest("echo", WasmTarget::P2, tag);
     }
     apply(&cluster, ECHO_DEPLOYMENT);
     wait_for_ready_replicas(&cluster, 3);
@@ -251,7 +243,7 @@ spec:
 fn an_indexed_job_completes_and_a_failing_job_stops_at_its_backoff_limit() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let cluster = Cluster::start(directory.path());
-    push_testbox(&cluster, &["testbox:1"]);
+    cluster.push_guest("testbox", WasmTarget::P2, "testbox:1");
     apply(&cluster, INDEXED_JOB);
     apply(&cluster, FAILING_JOB);
     let status = cluster.wait_for_jsonpath(
@@ -337,7 +329,7 @@ spec:
 fn a_pod_too_big_for_every_node_stays_pending_and_a_deleted_namespace_takes_everything() {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let cluster = Cluster::start(directory.path());
-    push_testbox(&cluster, &["testbox:1"]);
+    cluster.push_guest("testbox", WasmTarget::P2, "testbox:1");
     apply(&cluster, TEAM_NAMESPACE);
     cluster.wait_for_jsonpath(
         &["-n", "team", "deployment", "worker"],

@@ -90,14 +90,7 @@ async fn push(
 ) -> Result<(), ClientError> {
     let reference = ImageReference::parse_with_default_tag(reference)
         .map_err(|error| ClientError::Usage(error.to_string()))?;
-    let content = std::fs::read(file)
-        .map_err(|error| ClientError::Usage(format!("cannot read {}: {error}", file.display())))?;
-    if !is_webassembly(&content) {
-        return Err(ClientError::Usage(format!(
-            "{} is not a WebAssembly module or component",
-            file.display()
-        )));
-    }
+    let content = read_webassembly_file(file)?;
     let size = content.len();
     let client = wasmkube_client::connect(global).await?.client;
     let tagged = upload(&client, content, &reference).await?;
@@ -107,6 +100,20 @@ async fn push(
         tagged.name, tagged.tag, tagged.digest
     )?;
     Ok(())
+}
+
+/// Reads the WebAssembly binary to push from `file`, refusing a file that cannot be read
+/// or is neither a module nor a component before anything reaches the cluster.
+pub fn read_webassembly_file(file: &Path) -> Result<Vec<u8>, ClientError> {
+    let content = std::fs::read(file)
+        .map_err(|error| ClientError::Usage(format!("cannot read {}: {error}", file.display())))?;
+    if !is_webassembly(&content) {
+        return Err(ClientError::Usage(format!(
+            "{} is not a WebAssembly module or component",
+            file.display()
+        )));
+    }
+    Ok(content)
 }
 
 /// Stores a WebAssembly binary in the cluster's image store (unless it already holds the

@@ -5,13 +5,15 @@
 // Each test crate includes this module and uses only part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
+
+use wasmkube_wasm_guests::{WasmTarget, guest};
 
 /// A Deployment of four sleeping testbox pods (image `testbox:1`) with CPU requests, so
 /// that the scheduler spreads them over the nodes: the tests that kill nodes use it.
@@ -192,13 +194,55 @@ impl Cluster {
         arguments: &[&str],
         input: Option<&str>,
     ) -> Output {
+        run(self.kubectl_command(binary, arguments), input)
+    }
+
+    /// A kubectl command against this cluster (and never the test run's KUBECONFIG), for
+    /// the callers that read its output while it runs.
+    pub fn kubectl_command(&self, binary: &str, arguments: &[&str]) -> Command {
         let mut command = Command::new(kubectl_path(binary));
         command
             .arg("--kubeconfig")
             .arg(self.kubeconfig())
             .args(arguments)
             .env_remove("KUBECONFIG");
-        run(command, input)
+        command
+    }
+
+    /// Starts `kubectl port-forward ARGUMENTS` (`service/web :80`, say, with a local port
+    /// of kubectl's choosing) and returns it with the local port it forwards from; the
+    /// caller kills it.
+    pub fn port_forward(&self, arguments: &[&str]) -> (Child, String) {
+        let mut all_arguments = vec!["port-forward"];
+        all_arguments.extend_from_slice(arguments);
+        let mut forward = self
+            .kubectl_command("kubectl", &all_arguments)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("kubectl port-forward starts");
+        let stdout = forward.stdout.take().expect("its output");
+        let mut lines = BufReader::new(stdout).lines();
+        // "Forwarding from 127.0.0.1:40423 -> 8080"
+        let local_port = loop {
+            let line = lines
+                .next()
+                .expect("kubectl printed where it forwards from")
+                .expect("a line");
+            if let Some(rest) = line.strip_prefix("Forwarding from 127.0.0.1:") {
+                break rest.split_whitespace().next().expect("a port").to_owned();
+            }
+        };
+        // kubectl prints a line for every connection it forwards: its output is read to
+        // the end, since a closed pipe would end it at the first one.
+        std::thread::spawn(move || lines.for_each(drop));
+        (forward, local_port)
+    }
+
+    /// Pushes the example guest `guest_name`, built for `target`, as `image`.
+    pub fn push_guest(&self, guest_name: &str, target: WasmTarget, image: &str) {
+        let path = guest(guest_name, target).display().to_string();
+        ok(self.wasmkube(&["image", "push", &path, image]));
     }
 
     /// A `wasmkube` client command that finds this cluster's kubeconfig as `how` says
@@ -372,7 +416,6 @@ pub fn run(mut command: Command, input: Option<&str>) -> Output {
         .spawn()
         .unwrap_or_else(|error| panic!("run {command:?}: {error}"));
     if let Some(input) = input {
-        use std::io::Write;
         // Written from another thread so that a child that answers before reading all of
         // its input cannot leave both sides waiting on full pipes.
         let mut stdin = child.stdin.take().expect("stdin");
@@ -419,4 +462,31 @@ pub fn ok(output: Output) -> String {
         "command failed: {stderr}\nstdout: {stdout}"
     );
     stdout
+}
+
+/// Asserts that a command failed the way the client reports errors (exit code 1, not a
+/// panic) and returns its stderr.
+pub fn fails(output: Output) -> String {
+    let (stdout, stderr) = text(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "expected a reported failure\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// Sends one `GET path` to `address` (`127.0.0.1:PORT`) and returns the whole answer,
+/// head and body.
+pub fn http_get(address: &str, path: &str) -> String {
+    let mut connection = TcpStream::connect(address).expect("a connection");
+    connection
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("a timeout");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    connection.write_all(request.as_bytes()).expect("a request");
+    let mut answer = String::new();
+    connection.read_to_string(&mut answer).expect("an answer");
+    answer
 }

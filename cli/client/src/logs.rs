@@ -173,6 +173,17 @@ pub async fn run_logs(
     } else {
         format!("{pod_path}/log?{query}")
     };
+    copy_log(connection, uri, out).await?;
+    Ok(0)
+}
+
+/// Copies the log at `uri` (a pod's `log` path and its query) to `out` as it arrives,
+/// until the server ends it: at once, or with `follow=true` when the container exits.
+pub(crate) async fn copy_log(
+    connection: &Connection,
+    uri: String,
+    out: &mut dyn Write,
+) -> Result<(), ClientError> {
     let request = http::Request::get(uri)
         .body(Vec::new())
         .map_err(|error| ClientError::Transport(error.to_string()))?;
@@ -185,12 +196,11 @@ pub async fn run_logs(
             .await
             .map_err(|error| ClientError::Transport(format!("reading logs: {error}")))?;
         if read == 0 {
-            break;
+            return Ok(());
         }
         out.write_all(&buffer[..read])?;
         out.flush()?;
     }
-    Ok(0)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use wasmkube_client::{ClientError, GlobalOptions};
-use wasmkube_control_plane::images::{Digest, ImageReference, is_webassembly};
+use wasmkube_control_plane::images::{Digest, ImageReference};
 
 use crate::controller_flags::parse_duration;
 use job::{TestJobSpec, job_name_for_file, test_job};
@@ -92,14 +92,7 @@ async fn run_tests(
     out: &mut dyn Write,
 ) -> Result<bool, ClientError> {
     let file = &arguments.file;
-    let content = std::fs::read(file)
-        .map_err(|error| ClientError::Usage(format!("cannot read {}: {error}", file.display())))?;
-    if !is_webassembly(&content) {
-        return Err(ClientError::Usage(format!(
-            "{} is not a WebAssembly module or component",
-            file.display()
-        )));
-    }
+    let content = crate::image::read_webassembly_file(file)?;
     let name = match &arguments.name {
         Some(name) => name.clone(),
         None => job_name_for_file(

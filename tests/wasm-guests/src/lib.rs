@@ -81,10 +81,19 @@ pub fn guest(name: &str, target: WasmTarget) -> PathBuf {
 }
 
 /// Builds every guest for one target with `cargo build --release` over the examples
-/// workspace, naming the examples' own target dir (so that a `CARGO_TARGET_DIR` set for
-/// the main workspace cannot send the build there). A toolchain that lacks the target's
-/// standard library gets it first from rustup, as rust-toolchain.toml asks.
+/// workspace.
 fn build_guests(target: WasmTarget) {
+    run(
+        examples_cargo(target, &["build", "--release"]).args(target.package_arguments()),
+        target,
+    );
+}
+
+/// `cargo SUBCOMMAND` over the examples workspace for `target`, naming the examples' own
+/// target dir (so that a `CARGO_TARGET_DIR` set for the main workspace cannot send the
+/// build there). A toolchain that lacks the target's standard library gets it first from
+/// rustup, as rust-toolchain.toml asks.
+fn examples_cargo(target: WasmTarget, subcommand: &[&str]) -> Command {
     let examples = examples_dir();
     if !toolchain_has_standard_library(&examples, target) {
         run(
@@ -95,21 +104,20 @@ fn build_guests(target: WasmTarget) {
         );
     }
     let cargo = option_env!("CARGO").unwrap_or("cargo");
-    run(
-        Command::new(cargo)
-            .current_dir(&examples)
-            // Run from a build script, cargo hands down the host's compiler flags and
-            // clippy's compiler wrapper; neither belongs to a wasm32 build of other crates.
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER")
-            .args(["build", "--release", "--manifest-path"])
-            .arg(examples.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(examples.join("target"))
-            .args(["--target", target.triple()])
-            .args(target.package_arguments()),
-        target,
-    );
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&examples)
+        // Run from a build script, cargo hands down the host's compiler flags and
+        // clippy's compiler wrapper; neither belongs to a wasm32 build of other crates.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .args(subcommand)
+        .arg("--manifest-path")
+        .arg(examples.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(examples.join("target"))
+        .args(["--target", target.triple()]);
+    command
 }
 
 /// The unit-test binary of the example crate `package` (its library's `#[test]`s), built
@@ -120,28 +128,14 @@ fn build_guests(target: WasmTarget) {
 /// the binary is fresh.
 pub fn test_suite(package: &str) -> PathBuf {
     let target = WasmTarget::P2;
-    let examples = examples_dir();
-    if !toolchain_has_standard_library(&examples, target) {
-        run(
-            Command::new("rustup")
-                .current_dir(&examples)
-                .args(["target", "add", target.triple()]),
-            target,
-        );
-    }
-    let cargo = option_env!("CARGO").unwrap_or("cargo");
     let output = run(
-        Command::new(cargo)
-            .current_dir(&examples)
-            // As for the guests: no host compiler flags or clippy wrapper handed down.
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER")
-            .args(["test", "--no-run", "--release", "--manifest-path"])
-            .arg(examples.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(examples.join("target"))
-            .args(["--target", target.triple(), "-p", package, "--lib"])
-            .args(["--message-format", "json"]),
+        examples_cargo(target, &["test", "--no-run", "--release"]).args([
+            "-p",
+            package,
+            "--lib",
+            "--message-format",
+            "json",
+        ]),
         target,
     );
     String::from_utf8_lossy(&output)

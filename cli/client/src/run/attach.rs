@@ -86,18 +86,12 @@ async fn read_message<Reader: AsyncRead + Unpin>(
         let length = match head[1] & 0x7f {
             126 => {
                 let mut bytes = [0u8; 2];
-                reader
-                    .read_exact(&mut bytes)
-                    .await
-                    .map_err(|error| transport("reading from the attach stream", error))?;
+                read_exactly(reader, &mut bytes).await?;
                 u64::from(u16::from_be_bytes(bytes))
             }
             127 => {
                 let mut bytes = [0u8; 8];
-                reader
-                    .read_exact(&mut bytes)
-                    .await
-                    .map_err(|error| transport("reading from the attach stream", error))?;
+                read_exactly(reader, &mut bytes).await?;
                 u64::from_be_bytes(bytes)
             }
             short => u64::from(short),
@@ -108,10 +102,7 @@ async fn read_message<Reader: AsyncRead + Unpin>(
             )));
         }
         let mut payload = vec![0u8; usize::try_from(length).unwrap_or_default()];
-        reader
-            .read_exact(&mut payload)
-            .await
-            .map_err(|error| transport("reading from the attach stream", error))?;
+        read_exactly(reader, &mut payload).await?;
         let whole = match (message.take(), opcode) {
             (Some((first, mut joined)), OPCODE_CONTINUATION) => {
                 joined.extend_from_slice(&payload);
@@ -124,6 +115,18 @@ async fn read_message<Reader: AsyncRead + Unpin>(
         }
         message = Some(whole);
     }
+}
+
+/// Fills `buffer` from the attach stream; an end before it is full is an error.
+async fn read_exactly<Reader: AsyncRead + Unpin>(
+    reader: &mut Reader,
+    buffer: &mut [u8],
+) -> Result<(), ClientError> {
+    reader
+        .read_exact(buffer)
+        .await
+        .map(drop)
+        .map_err(|error| transport("reading from the attach stream", error))
 }
 
 /// Reads this process's stdin on a thread of its own (a terminal read cannot be given

@@ -13,7 +13,6 @@
 use std::io::Write;
 use std::time::Duration;
 
-use futures::AsyncReadExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
@@ -22,7 +21,7 @@ use serde_json::{Value, json};
 mod attach;
 
 use crate::error::ClientError;
-use crate::logs::parse_duration_seconds;
+use crate::logs::{copy_log, parse_duration_seconds};
 use crate::options::Connection;
 
 /// The field manager of the objects `kubectl run` creates.
@@ -421,23 +420,7 @@ async fn stream_output(
         "/api/v1/namespaces/{}/pods/{name}/log?container={name}&follow=true",
         connection.namespace
     );
-    let request = http::Request::get(uri)
-        .body(Vec::new())
-        .map_err(|error| ClientError::Transport(error.to_string()))?;
-    let stream = connection.client.request_stream(request).await?;
-    let mut stream = std::pin::pin!(stream);
-    let mut buffer = vec![0_u8; 16 * 1024];
-    loop {
-        let read = stream
-            .read(&mut buffer)
-            .await
-            .map_err(|error| ClientError::Transport(format!("reading logs: {error}")))?;
-        if read == 0 {
-            return Ok(());
-        }
-        out.write_all(&buffer[..read])?;
-        out.flush()?;
-    }
+    copy_log(connection, uri, out).await
 }
 
 #[cfg(test)]

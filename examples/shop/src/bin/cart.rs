@@ -4,21 +4,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use shop::http::server::{listen, serve};
+use shop::http::server::{listen_on_port_setting, serve};
 use shop::services::cart::{Carts, DEFAULT_DATA_FILE, DEFAULT_LOG_FILE};
-use shop::storage::{port_setting, setting};
+use shop::storage::setting;
 
 fn main() -> ExitCode {
     let carts = Carts::load(
         PathBuf::from(setting("CART_DATA_FILE", DEFAULT_DATA_FILE)),
         PathBuf::from(setting("CART_LOG_FILE", DEFAULT_LOG_FILE)),
     );
-    let listener = carts.and_then(|carts| {
-        let port = port_setting()?;
-        let listener =
-            listen("cart", "0.0.0.0", port).map_err(|error| format!("cannot listen: {error}"))?;
-        Ok((carts, listener))
-    });
+    let listener = carts.and_then(|carts| Ok((carts, listen_on_port_setting("cart")?)));
     let (mut carts, listener) = match listener {
         Ok(started) => started,
         Err(problem) => {

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use shop::http::server::{listen, serve};
+use shop::http::server::{listen_on_port_setting, serve};
 use shop::services::catalogue::{DEFAULT_CATALOGUE_FILE, handle, load_catalogue};
-use shop::storage::{port_setting, setting};
+use shop::storage::setting;
 
 fn main() -> ExitCode {
     let catalogue_file = PathBuf::from(setting("CATALOGUE_FILE", DEFAULT_CATALOGUE_FILE));
@@ -20,9 +20,7 @@ fn main() -> ExitCode {
         ),
         Err(problem) => eprintln!("catalogue: {problem}"),
     }
-    let listener = match port_setting().and_then(|port| {
-        listen("catalogue", "0.0.0.0", port).map_err(|error| format!("cannot listen: {error}"))
-    }) {
+    let listener = match listen_on_port_setting("catalogue") {
         Ok(listener) => listener,
         Err(problem) => {
             eprintln!("catalogue: {problem}");

@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
-use shop::http::server::{listen, serve};
+use shop::http::server::{listen_on_port_setting, serve};
 use shop::services::front_end::{Backends, FrontEnd};
-use shop::storage::{port_setting, setting};
+use shop::storage::setting;
 
 fn main() -> ExitCode {
     let backends = Backends::new(
@@ -15,12 +15,8 @@ fn main() -> ExitCode {
         &setting("ORDERS_URL", "http://127.0.0.1:8001"),
     )
     .map_err(|error| error.to_string());
-    let started = backends.and_then(|backends| {
-        let port = port_setting()?;
-        let listener = listen("front-end", "0.0.0.0", port)
-            .map_err(|error| format!("cannot listen: {error}"))?;
-        Ok((backends, listener))
-    });
+    let started =
+        backends.and_then(|backends| Ok((backends, listen_on_port_setting("front-end")?)));
     let (backends, listener) = match started {
         Ok(started) => started,
         Err(problem) => {

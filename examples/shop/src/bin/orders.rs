@@ -4,21 +4,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use shop::http::server::{listen, serve};
+use shop::http::server::{listen_on_port_setting, serve};
 use shop::services::orders::{DEFAULT_DATA_FILE, Orders};
-use shop::storage::{port_setting, setting};
+use shop::storage::setting;
 
 fn main() -> ExitCode {
     let started = Orders::load(PathBuf::from(setting(
         "ORDERS_DATA_FILE",
         DEFAULT_DATA_FILE,
     )))
-    .and_then(|orders| {
-        let port = port_setting()?;
-        let listener =
-            listen("orders", "0.0.0.0", port).map_err(|error| format!("cannot listen: {error}"))?;
-        Ok((orders, listener))
-    });
+    .and_then(|orders| Ok((orders, listen_on_port_setting("orders")?)));
     let (mut orders, listener) = match started {
         Ok(started) => started,
         Err(problem) => {

@@ -50,6 +50,19 @@ impl Request {
     }
 }
 
+#[cfg(test)]
+impl Request {
+    /// A request with no header fields, as the services' unit tests hand them in.
+    pub fn without_headers(method: &str, target: &str, body: &str) -> Request {
+        Request {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
 /// Why no request could be read.
 #[derive(Debug)]
 pub enum RequestError {

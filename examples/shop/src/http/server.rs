@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::request::{Request, read_request};
 use super::response::{Response, write_response};
+use crate::storage::port_setting;
 
 /// How long a client may take to send its request or read the answer. Short, because
 /// while one connection waits every other client does: a browser that opens a spare
@@ -132,4 +133,11 @@ pub fn listen(service: &str, address: &str, port: u16) -> std::io::Result<TcpLis
         .map_or_else(|_| format!("{address}:{port}"), |bound| bound.to_string());
     println!("{service}: listening on {bound}");
     Ok(listener)
+}
+
+/// Listens on every address at `$PORT` (8080 when unset), as the services with one public
+/// port do; `Err` says why it cannot.
+pub fn listen_on_port_setting(service: &str) -> Result<TcpListener, String> {
+    let port = port_setting()?;
+    listen(service, "0.0.0.0", port).map_err(|error| format!("cannot listen: {error}"))
 }

@@ -211,15 +211,6 @@ impl Carts {
 mod tests {
     use super::*;
 
-    fn request(method: &str, target: &str, body: &str) -> Request {
-        Request {
-            method: method.to_owned(),
-            target: target.to_owned(),
-            headers: Vec::new(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
     #[test]
     fn carts_survive_a_reload_and_every_change_is_logged() {
         let directory = std::env::temp_dir().join(format!("shop-cart-{}", std::process::id()));
@@ -228,36 +219,48 @@ mod tests {
         let log = directory.join("cart.log");
         let mut carts = Carts::load(data.clone(), log.clone()).expect("an empty start");
         let socks = r#"{"product_id":"socks","name":"Wool socks","price_cents":1299,"quantity":2}"#;
-        let (added, _) = carts.handle(&request("POST", "/carts/alice/items", socks));
+        let (added, _) = carts.handle(&Request::without_headers(
+            "POST",
+            "/carts/alice/items",
+            socks,
+        ));
         assert_eq!(added.status, 201);
-        let (again, _) = carts.handle(&request("POST", "/carts/alice/items", socks));
+        let (again, _) = carts.handle(&Request::without_headers(
+            "POST",
+            "/carts/alice/items",
+            socks,
+        ));
         assert!(String::from_utf8_lossy(&again.body).contains("\"quantity\":4"));
         assert_eq!(
             carts
-                .handle(&request("POST", "/carts/alice/items", "{}"))
+                .handle(&Request::without_headers(
+                    "POST",
+                    "/carts/alice/items",
+                    "{}"
+                ))
                 .0
                 .status,
             400
         );
         assert_eq!(
             carts
-                .handle(&request("GET", "/carts/Bad%20Id", ""))
+                .handle(&Request::without_headers("GET", "/carts/Bad%20Id", ""))
                 .0
                 .status,
             400
         );
 
         let mut reloaded = Carts::load(data.clone(), log.clone()).expect("the saved carts");
-        let (cart, _) = reloaded.handle(&request("GET", "/carts/alice", ""));
+        let (cart, _) = reloaded.handle(&Request::without_headers("GET", "/carts/alice", ""));
         let body = String::from_utf8_lossy(&cart.body).into_owned();
         assert!(body.contains("\"total_cents\":5196"), "{body}");
 
-        let (exit, next) = carts.handle(&request("POST", "/admin/exit", ""));
+        let (exit, next) = carts.handle(&Request::without_headers("POST", "/admin/exit", ""));
         assert_eq!(exit.status, 200);
         assert!(matches!(next, Next::Stop));
         assert_eq!(
             carts
-                .handle(&request("DELETE", "/carts/alice", ""))
+                .handle(&Request::without_headers("DELETE", "/carts/alice", ""))
                 .0
                 .status,
             200

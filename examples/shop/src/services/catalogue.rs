@@ -63,13 +63,7 @@ mod tests {
     use super::*;
 
     fn get(path: &str, file: &Path) -> Response {
-        let request = Request {
-            method: "GET".to_owned(),
-            target: path.to_owned(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        };
-        handle(&request, file).0
+        handle(&Request::without_headers("GET", path, ""), file).0
     }
 
     #[test]

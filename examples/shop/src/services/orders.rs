@@ -127,15 +127,6 @@ impl Orders {
 mod tests {
     use super::*;
 
-    fn request(method: &str, target: &str, body: &str) -> Request {
-        Request {
-            method: method.to_owned(),
-            target: target.to_owned(),
-            headers: Vec::new(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
     #[test]
     fn orders_are_placed_listed_per_customer_and_kept() {
         let directory = std::env::temp_dir().join(format!("shop-orders-{}", std::process::id()));
@@ -143,21 +134,29 @@ mod tests {
         let data = directory.join("orders.json");
         let mut orders = Orders::load(data.clone()).expect("an empty start");
         let body = r#"{"customer":"alice","items":[{"product_id":"mug","name":"Mug","price_cents":850,"quantity":3}]}"#;
-        let (placed, _) = orders.handle(&request("POST", "/orders", body));
+        let (placed, _) = orders.handle(&Request::without_headers("POST", "/orders", body));
         assert_eq!(placed.status, 201);
         let placed = String::from_utf8_lossy(&placed.body).into_owned();
         assert!(placed.contains("\"id\":\"order-00001\""), "{placed}");
         assert!(placed.contains("\"total_cents\":2550"), "{placed}");
         let empty = r#"{"customer":"alice","items":[]}"#;
         assert_eq!(
-            orders.handle(&request("POST", "/orders", empty)).0.status,
+            orders
+                .handle(&Request::without_headers("POST", "/orders", empty))
+                .0
+                .status,
             400
         );
 
         let mut reloaded = Orders::load(data).expect("the saved orders");
-        let (alice, _) = reloaded.handle(&request("GET", "/orders?customer=alice", ""));
+        let (alice, _) = reloaded.handle(&Request::without_headers(
+            "GET",
+            "/orders?customer=alice",
+            "",
+        ));
         assert!(String::from_utf8_lossy(&alice.body).contains("order-00001"));
-        let (bob, _) = reloaded.handle(&request("GET", "/orders?customer=bob", ""));
+        let (bob, _) =
+            reloaded.handle(&Request::without_headers("GET", "/orders?customer=bob", ""));
         assert_eq!(String::from_utf8_lossy(&bob.body), "{\"orders\":[]}\n");
         std::fs::remove_dir_all(&directory).expect("cleaned up");
     }
