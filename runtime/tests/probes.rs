@@ -260,16 +260,12 @@ spec:
         .wait_for("steady", TIMEOUT, |pod| !ready(pod, "app"))
         .await;
     let waited = unflagged.elapsed();
-    let failures_after = count(
-        &container_events(&cluster, "steady", "app").await,
-        "Unhealthy",
-        "Readiness probe failed: ",
-    );
-    assert!(
-        failures_after - failures_before >= 3,
-        "unready after {} failures",
-        failures_after - failures_before
-    );
+    // The node writes events asynchronously, after the status that turned the container
+    // unready, so the three failures are awaited; the time waited shows they came first.
+    wait_for_events(&cluster, "steady", "app", |events| {
+        count(events, "Unhealthy", "Readiness probe failed: ") >= failures_before + 3
+    })
+    .await;
     assert!(
         waited >= Duration::from_millis(1900),
         "unready too soon ({waited:?})"
@@ -346,7 +342,11 @@ spec:
         terminated(&pod, "app").map(|ended| ended.exit_code),
         Some(143)
     );
-    let events = container_events(&cluster, "sick-once", "app").await;
+    // The node writes its events asynchronously, so they may follow the pod's status.
+    let events = wait_for_events(&cluster, "sick-once", "app", |events| {
+        count(events, "Killing", "Container app failed liveness probe") > 0
+    })
+    .await;
     assert_eq!(
         count(&events, "Killing", "Container app failed liveness probe"),
         1
