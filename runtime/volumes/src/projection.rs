@@ -112,15 +112,26 @@ impl ProjectionVolume {
 }
 
 /// The kubelet's projected `collectData`: each source's files with the volume's `defaultMode`,
-/// a later source's file replacing an earlier one at the same path.
+/// a later source's file replacing an earlier one at the same path. The sources are read
+/// at once (the `kube-api-access` volume's token request and its `kube-root-ca.crt`
+/// read overlap), and the first failing source in order is the error, as when they are
+/// read one by one.
 async fn projected_payload(
     source: &ProjectedVolumeSource,
     context: &ProjectionContext<'_>,
 ) -> Result<Payload, ProjectionError> {
     let default_mode = source.default_mode.unwrap_or(DEFAULT_FILE_MODE);
+    let payloads = futures::future::join_all(
+        source
+            .sources
+            .iter()
+            .flatten()
+            .map(|projection| projection_payload(projection, default_mode, context)),
+    )
+    .await;
     let mut payload = Payload::new();
-    for projection in source.sources.iter().flatten() {
-        payload.extend(projection_payload(projection, default_mode, context).await?);
+    for source_payload in payloads {
+        payload.extend(source_payload?);
     }
     Ok(payload)
 }
