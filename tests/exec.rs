@@ -6,11 +6,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
-use support::{Cluster, ok, text};
+use support::{Cluster, kubectl_as, mint, ok, text};
 use wasmkube_wasm_guests::{WasmTarget, guest};
 
 const KUBECTLS: [&str; 2] = ["kubectl.1.33", "kubectl.1.27"];
@@ -196,27 +196,6 @@ fn kubectl_exec_runs_commands_in_the_containers_sandbox() {
         None,
     ));
     assert_eq!(note, "kept\n");
-}
-
-/// `wasmkube kubeconfig ARGUMENTS -o DIRECTORY/NAME.kubeconfig` as the admin.
-fn mint(cluster: &Cluster, directory: &Path, name: &str, arguments: &[&str]) -> PathBuf {
-    let path = directory.join(format!("{name}.kubeconfig"));
-    let path_text = path.display().to_string();
-    let mut all_arguments = vec!["kubeconfig"];
-    all_arguments.extend_from_slice(arguments);
-    all_arguments.extend_from_slice(&["-o", &path_text]);
-    ok(cluster.wasmkube(&all_arguments));
-    path
-}
-
-fn kubectl_as(kubeconfig: &Path, binary: &str, arguments: &[&str]) -> Output {
-    let mut command = Command::new(support::kubectl_path(binary));
-    command
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(arguments)
-        .env_remove("KUBECONFIG");
-    support::run(command, None)
 }
 
 #[test]

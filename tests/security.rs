@@ -13,13 +13,13 @@ mod https;
 mod nodes;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use https::{Answer, Credentials, cluster_authority, kubeconfig_identity, request};
 use serde_json::{Value, json};
-use support::{Cluster, ok, text};
+use support::{Cluster, kubectl_as, mint, ok, text};
 use wasmkube_wasm_guests::WasmTarget;
 
 /// The newest kubectl the machine has; `kubectl` itself may be an older dispatcher.
@@ -27,16 +27,6 @@ const KUBECTL: &str = "kubectl.1.33";
 const OLD_KUBECTL: &str = "kubectl.1.27";
 
 /// Runs kubectl with `kubeconfig` (and never the test run's KUBECONFIG).
-fn kubectl_as(kubeconfig: &Path, binary: &str, arguments: &[&str]) -> Output {
-    let mut command = Command::new(support::kubectl_path(binary));
-    command
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(arguments)
-        .env_remove("KUBECONFIG");
-    support::run(command, None)
-}
-
 /// Asserts that the command failed and returns what it said on stderr.
 fn refused(output: Output) -> String {
     let (stdout, stderr) = text(&output);
@@ -45,17 +35,6 @@ fn refused(output: Output) -> String {
         "the command was allowed: {stdout}{stderr}"
     );
     stderr.trim().to_owned()
-}
-
-/// `wasmkube kubeconfig ARGUMENTS -o DIRECTORY/NAME.kubeconfig` as the admin.
-fn mint(cluster: &Cluster, directory: &Path, name: &str, arguments: &[&str]) -> PathBuf {
-    let path = directory.join(format!("{name}.kubeconfig"));
-    let path_text = path.display().to_string();
-    let mut all_arguments = vec!["kubeconfig"];
-    all_arguments.extend_from_slice(arguments);
-    all_arguments.extend_from_slice(&["-o", &path_text]);
-    ok(cluster.wasmkube(&all_arguments));
-    path
 }
 
 fn api_address(cluster: &Cluster) -> SocketAddr {

@@ -17,11 +17,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::attach::asks_for_upgrade;
 
 /// The `Upgrade` protocol of the API server's tunnels to the node endpoint.
 pub const PORT_FORWARD_UPGRADE: &str = "wasmkube-port-forward";
@@ -76,26 +78,13 @@ fn requested_port(query: Option<&str>) -> Result<u16, String> {
     }
 }
 
-fn asks_for_tunnel(headers: &HeaderMap) -> bool {
-    let upgrade = headers
-        .get(header::UPGRADE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.eq_ignore_ascii_case(PORT_FORWARD_UPGRADE));
-    let connection_upgrade = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|value| value.to_ascii_lowercase().contains("upgrade"));
-    upgrade && connection_upgrade
-}
-
 async fn forward_port(
     State(connector): State<Option<Arc<dyn PortForwardConnector>>>,
     Path((namespace, pod_name, pod_uid)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
     mut request: Request,
 ) -> Response {
-    if !asks_for_tunnel(request.headers()) {
+    if !asks_for_upgrade(request.headers(), PORT_FORWARD_UPGRADE) {
         return (
             StatusCode::BAD_REQUEST,
             format!("port forwarding needs a connection upgrade to {PORT_FORWARD_UPGRADE}"),
@@ -179,18 +168,18 @@ mod tests {
 
     #[test]
     fn only_an_upgrade_to_the_tunnel_protocol_is_served() {
-        let mut headers = HeaderMap::new();
+        let mut headers = axum::http::HeaderMap::new();
         headers.insert(
             header::UPGRADE,
             HeaderValue::from_static(PORT_FORWARD_UPGRADE),
         );
-        assert!(!asks_for_tunnel(&headers));
+        assert!(!asks_for_upgrade(&headers, PORT_FORWARD_UPGRADE));
         headers.insert(
             header::CONNECTION,
             HeaderValue::from_static("keep-alive, Upgrade"),
         );
-        assert!(asks_for_tunnel(&headers));
+        assert!(asks_for_upgrade(&headers, PORT_FORWARD_UPGRADE));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        assert!(!asks_for_tunnel(&headers));
+        assert!(!asks_for_upgrade(&headers, PORT_FORWARD_UPGRADE));
     }
 }

@@ -490,3 +490,26 @@ pub fn http_get(address: &str, path: &str) -> String {
     connection.read_to_string(&mut answer).expect("an answer");
     answer
 }
+
+/// `wasmkube kubeconfig ARGUMENTS -o DIRECTORY/NAME.kubeconfig` as the admin: a minted
+/// user's or ServiceAccount's kubeconfig.
+pub fn mint(cluster: &Cluster, directory: &Path, name: &str, arguments: &[&str]) -> PathBuf {
+    let path = directory.join(format!("{name}.kubeconfig"));
+    let path_text = path.display().to_string();
+    let mut all_arguments = vec!["kubeconfig"];
+    all_arguments.extend_from_slice(arguments);
+    all_arguments.extend_from_slice(&["-o", &path_text]);
+    ok(cluster.wasmkube(&all_arguments));
+    path
+}
+
+/// The machine's kubectl `binary` with only the given kubeconfig.
+pub fn kubectl_as(kubeconfig: &Path, binary: &str, arguments: &[&str]) -> Output {
+    let mut command = Command::new(kubectl_path(binary));
+    command
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(arguments)
+        .env_remove("KUBECONFIG");
+    run(command, None)
+}

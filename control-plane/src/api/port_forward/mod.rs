@@ -165,20 +165,29 @@ fn requested_ports(query: Option<&str>) -> ApiResult<Vec<u16>> {
     Ok(ports)
 }
 
-/// The pod's uid and node, once it is known to run somewhere.
-fn running_pod_placement(pod: &Value, name: &str) -> ApiResult<(String, String)> {
-    let text = |pointer: &str| {
-        pod.pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let node = text("/spec/nodeName");
+/// A string field of the pod, empty when absent.
+pub(super) fn pod_text(pod: &Value, pointer: &str) -> String {
+    pod.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The node the pod is bound to, as every streaming subresource needs it.
+pub(super) fn assigned_node(pod: &Value, name: &str) -> ApiResult<String> {
+    let node = pod_text(pod, "/spec/nodeName");
     if node.is_empty() {
         return Err(ApiError::bad_request(format!(
             "pod {name} does not have a host assigned"
         )));
     }
+    Ok(node)
+}
+
+/// The pod's uid and node, once it is known to run somewhere.
+fn running_pod_placement(pod: &Value, name: &str) -> ApiResult<(String, String)> {
+    let text = |pointer: &str| pod_text(pod, pointer);
+    let node = assigned_node(pod, name)?;
     // kubectl refuses before asking; the API server says the same to other clients, whose
     // connections could otherwise reach nothing.
     let phase = text("/status/phase");

@@ -42,7 +42,7 @@ use super::get_list::read_object;
 use super::pod_log::node_endpoint;
 use super::port_forward::node_tunnel::open_node_tunnel;
 use super::port_forward::websocket::accept_key;
-use super::port_forward::{header_values, upgrades_to};
+use super::port_forward::{assigned_node, header_values, pod_text, upgrades_to};
 use super::status::{ApiError, ApiResult};
 use super::target::ResourceTarget;
 use crate::auth::{Attributes, Authorizer, Decision, RequestScope, UserInfo};
@@ -163,22 +163,11 @@ fn session_target(
     let stored = read_object(state, target)?;
     let pod = &stored.object;
     let container = chosen_container(pod, &name, options.container.as_deref())?;
-    let text = |pointer: &str| {
-        pod.pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let node = text("/spec/nodeName");
-    if node.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        )));
-    }
+    let node = assigned_node(pod, &name)?;
     Ok(SessionTarget {
         options,
         namespace: target.namespace.clone().unwrap_or_default(),
-        uid: text("/metadata/uid"),
+        uid: pod_text(pod, "/metadata/uid"),
         name,
         node,
         container,
