@@ -56,7 +56,8 @@ static OBJECT_METRIC_SOURCE: MessageSchema = MessageSchema {
     ],
 };
 
-static PODS_METRIC_SOURCE: MessageSchema = MessageSchema {
+/// The layout Pods and External metric sources share: a metric and its target.
+static IDENTIFIED_METRIC_SOURCE: MessageSchema = MessageSchema {
     name: "PodsMetricSource",
     fields: &[
         one(1, "metric", Message(&METRIC_IDENTIFIER)),
@@ -81,22 +82,14 @@ static CONTAINER_RESOURCE_METRIC_SOURCE: MessageSchema = MessageSchema {
     ],
 };
 
-static EXTERNAL_METRIC_SOURCE: MessageSchema = MessageSchema {
-    name: "ExternalMetricSource",
-    fields: &[
-        one(1, "metric", Message(&METRIC_IDENTIFIER)),
-        one(2, "target", Message(&METRIC_TARGET)),
-    ],
-};
-
 static METRIC_SPEC: MessageSchema = MessageSchema {
     name: "MetricSpec",
     fields: &[
         one(1, "type", String),
         one(2, "object", Message(&OBJECT_METRIC_SOURCE)),
-        one(3, "pods", Message(&PODS_METRIC_SOURCE)),
+        one(3, "pods", Message(&IDENTIFIED_METRIC_SOURCE)),
         one(4, "resource", Message(&RESOURCE_METRIC_SOURCE)),
-        one(5, "external", Message(&EXTERNAL_METRIC_SOURCE)),
+        one(5, "external", Message(&IDENTIFIED_METRIC_SOURCE)),
         one(
             7,
             "containerResource",
